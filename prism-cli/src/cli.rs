@@ -1,0 +1,222 @@
+//! The command line, as clap definitions. Man pages and shell completions
+//! are generated from these, so help text written here is what users read.
+
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use prism_lab::{
+    placement::Placement,
+    scenario::Background,
+    topology::{DEFAULT_NAME, DEFAULT_PORT, DEFAULT_VNI},
+    workload::prober::Proto,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "prism",
+    version,
+    about = "Fast container overlay networking for the flows that matter",
+    long_about = "Prism measures where packets wait along a container overlay path \
+(VXLAN: underlay NIC, gro_cells, bridge, veth, backlog, socket) and streams \
+latency-sensitive flows past those queues with eBPF, without a kernel patch.",
+    after_help = "Examples:
+  sudo prism doctor              what this host's kernel allows
+  sudo prism lab up              build the VXLAN overlay testbed
+  sudo prism lab run tcp idle    measure a latency prober with and without bulk traffic
+  sudo prism lab down            remove the testbed"
+)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    pub fn log_level(&self) -> &'static str {
+        match self.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check what this host can do: kernel, BTF, mounts, privileges, attach types
+    #[command(after_help = "Examples:
+  sudo prism doctor
+  sudo prism doctor --json | jq '.attach[] | select(.usable | not)'
+
+Each attach type is tried by loading and attaching a tiny program: tracing
+types on the receive path, TC and XDP on a veth in a scratch network
+namespace that is deleted afterwards. bpffs and tracefs are mounted if absent.")]
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Build, inspect, load and remove the VXLAN overlay testbed
+    #[command(subcommand)]
+    Lab(LabCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LabName {
+    /// Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2.
+    #[arg(long, default_value = DEFAULT_NAME, value_name = "NAME")]
+    pub name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Build the testbed (idempotent) and check container-to-container connectivity
+    #[command(after_help = "Examples:
+  sudo prism lab up
+  sudo prism lab up --name test --vni 100 --port 8472
+
+Two hosts (namespaces NAME-h1, NAME-h2) joined by a veth underlay, each with a
+VXLAN device, a bridge and a container (NAME-c1, NAME-c2) on a veth, with static
+FDB and ARP entries as Docker's overlay driver installs them. Nothing in the
+current namespace is touched. Running it again on a healthy lab changes nothing.")]
+    Up {
+        #[command(flatten)]
+        lab: LabName,
+        /// VXLAN network identifier.
+        #[arg(long, default_value_t = DEFAULT_VNI)]
+        vni: u32,
+        /// VXLAN UDP port.
+        #[arg(long, default_value_t = DEFAULT_PORT)]
+        port: u16,
+    },
+
+    /// Remove the testbed, also after a half-failed `up`
+    #[command(after_help = "Examples:
+  sudo prism lab down
+  sudo prism lab down --name test")]
+    Down {
+        #[command(flatten)]
+        lab: LabName,
+    },
+
+    /// Show the testbed's namespaces, devices, ifindexes, addresses and MACs
+    #[command(after_help = "Examples:
+  sudo prism lab status
+  sudo prism lab status --json | jq '.namespaces[].links[] | {name, ifindex, mac}'")]
+    Status {
+        #[command(flatten)]
+        lab: LabName,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic
+    #[command(after_help = "Examples:
+  sudo prism lab run                          idle, tcp and udp, one round each
+  sudo prism lab run tcp idle --rounds 5      alternate tcp/idle five times; medians
+  sudo prism lab run tcp --placement one-cpu --proto tcp --json
+
+Placements: shared-rx (default) steers both underlays' receive processing
+(RPS) to CPU 1, where the prober and its echo server run, and puts the bulk
+sender and sink on CPU 0: bulk packets then queue ahead of the prober's in the
+NIC ring, gro_cells and backlog of CPU 1. one-cpu runs everything on CPU 0 with
+RPS off; there a veth delivers inside the sender's softirq, so the tail is
+mostly CPU scheduling.")]
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenarios to run, in this order each round: idle, tcp, udp.
+    #[arg(value_name = "SCENARIO", default_values_t = Background::ALL)]
+    pub scenarios: Vec<Background>,
+
+    #[command(flatten)]
+    pub lab: LabName,
+
+    /// How long the prober measures in each run (e.g. 10s, 500ms, 1m).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// How long the background runs before the prober starts.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+
+    /// Rounds of all scenarios, alternating; the table shows medians.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+
+    /// CPU placement: shared-rx or one-cpu.
+    #[arg(long, default_value = "shared-rx")]
+    pub placement: Placement,
+
+    /// Prober protocol: udp or tcp.
+    #[arg(long, default_value = "udp")]
+    pub proto: Proto,
+
+    /// Prober message size in bytes.
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+
+    /// Prober requests per second (0: next request as soon as the reply is in).
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u32,
+
+    /// Parallel TCP streams in the tcp scenario.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub streams: u32,
+
+    /// Datagrams per second of the udp scenario's flood (0: unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub udp_rate: u32,
+
+    /// Print every run and the medians as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (try e.g. 10s, 500ms, 2m)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lab_run_defaults_to_all_scenarios() {
+        let cli = Cli::try_parse_from(["prism", "lab", "run"]).unwrap();
+        let Command::Lab(LabCommand::Run(args)) = cli.command else {
+            panic!("not lab run")
+        };
+        assert_eq!(args.scenarios, Background::ALL);
+        assert_eq!(args.duration, Duration::from_secs(10));
+        assert_eq!(args.placement, Placement::SharedRx);
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        for argv in [
+            vec!["prism", "frobnicate"],
+            vec!["prism", "lab", "run", "--duration", "soon"],
+            vec!["prism", "lab", "run", "--placement", "everywhere"],
+            vec!["prism", "lab", "run", "--rounds", "0"],
+            vec!["prism", "lab", "run", "bulk"],
+        ] {
+            assert!(Cli::try_parse_from(&argv).is_err(), "{argv:?}");
+        }
+    }
+}

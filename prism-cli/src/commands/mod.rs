@@ -1,0 +1,23 @@
+//! One module per subcommand.
+
+mod doctor;
+mod lab;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::Command;
+
+pub fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Doctor { json } => doctor::run(json),
+        Command::Lab(cmd) => lab::run(cmd),
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! Prism's prioritized datapath: TC and XDP programs that classify flows
+//! and stream high-priority packets past the overlay's queues, and the
+//! userspace that loads, attaches and controls them.
+
+pub mod capabilities;
+
+/// The compiled eBPF object (built by build.rs from `ebpf/`).
+pub(crate) fn object() -> &'static [u8] {
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/prism-datapath"))
+}

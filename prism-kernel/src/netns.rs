@@ -1,0 +1,167 @@
+//! Named network namespaces, compatible with iproute2's `ip netns`.
+//!
+//! A namespace is kept alive by a bind mount at `/run/netns/NAME`, exactly as
+//! `ip netns add` does, so `ip netns exec` works on Prism's namespaces and
+//! vice versa. Work inside a namespace runs on a short-lived thread that
+//! `setns`es into it: the calling thread and the rest of the process never
+//! change namespace, and no fork of a multithreaded process is needed.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io,
+    os::{fd::AsFd, unix::fs::MetadataExt},
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::{
+    errno::Errno,
+    mount::{MntFlags, MsFlags, mount, umount2},
+    sched::{CloneFlags, setns, unshare},
+};
+
+/// Where iproute2 keeps named namespaces.
+pub const NETNS_DIR: &str = "/run/netns";
+
+pub fn path_of(name: &str) -> PathBuf {
+    Path::new(NETNS_DIR).join(name)
+}
+
+/// True when `/run/netns/NAME` holds a live namespace (a leftover file
+/// without its bind mount does not count).
+pub fn exists(name: &str) -> bool {
+    is_nsfs(&path_of(name))
+}
+
+fn is_nsfs(path: &Path) -> bool {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    crate::mounts::fs_magic(path) == Some(NSFS_MAGIC)
+}
+
+/// Names of all namespaces under `/run/netns`.
+pub fn list() -> Vec<String> {
+    let Ok(entries) = fs::read_dir(NETNS_DIR) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| is_nsfs(&path_of(n)))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The namespace's inode number: what eBPF programs see as `net->ns.inum`.
+pub fn inode(name: &str) -> Result<u32> {
+    let meta = fs::metadata(path_of(name)).with_context(|| format!("netns {name}"))?;
+    Ok(meta.ino() as u32)
+}
+
+/// Inode of the namespace this thread is in.
+pub fn current_inode() -> Result<u32> {
+    Ok(fs::metadata("/proc/thread-self/ns/net")?.ino() as u32)
+}
+
+/// Creates the named namespace. Fails if it exists.
+pub fn create(name: &str) -> Result<()> {
+    prepare_dir()?;
+    let path = path_of(name);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => anyhow!("network namespace {name} already exists"),
+            _ => anyhow!("cannot create {}: {e}", path.display()),
+        })?;
+    let bound = std::thread::scope(|s| {
+        s.spawn(|| -> Result<()> {
+            unshare(CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
+            mount(
+                Some("/proc/thread-self/ns/net"),
+                &path,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .with_context(|| format!("bind-mount the new namespace on {}", path.display()))
+        })
+        .join()
+        .map_err(|_| anyhow!("namespace thread panicked"))?
+    });
+    if bound.is_err() {
+        let _ = fs::remove_file(&path);
+    }
+    bound
+}
+
+/// Deletes the named namespace. Returns false when there was none.
+/// Devices inside it are destroyed by the kernel with it.
+pub fn delete(name: &str) -> Result<bool> {
+    let path = path_of(name);
+    if !path.exists() {
+        return Ok(false);
+    }
+    match umount2(&path, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(Errno::EINVAL) => {}
+        Err(e) => bail!("cannot unmount {}: {e}", path.display()),
+    }
+    fs::remove_file(&path).with_context(|| format!("remove {}", path.display()))?;
+    Ok(true)
+}
+
+/// Opens the namespace for `setns` or for moving devices into it.
+pub fn open(name: &str) -> Result<File> {
+    File::open(path_of(name)).with_context(|| format!("network namespace {name} does not exist"))
+}
+
+/// Runs `f` on a thread inside the named namespace (or the current one for
+/// `None`) and returns its result. Sockets `f` opens belong to that namespace.
+pub fn run_in<R: Send>(name: Option<&str>, f: impl FnOnce() -> R + Send) -> Result<R> {
+    let ns = name.map(open).transpose()?;
+    std::thread::scope(|s| {
+        s.spawn(move || -> Result<R> {
+            if let Some(ns) = &ns {
+                enter(ns).with_context(|| format!("enter netns {}", name.unwrap_or_default()))?;
+            }
+            Ok(f())
+        })
+        .join()
+        .map_err(|_| anyhow!("thread in netns {name:?} panicked"))?
+    })
+}
+
+/// Moves the calling thread into the namespace. Use on threads of your own.
+pub fn enter(ns: &File) -> Result<()> {
+    setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).context("setns(CLONE_NEWNET)")
+}
+
+/// Makes `/run/netns` a shared mount point, as iproute2 does, so that
+/// namespaces mounted later show up in every mount namespace.
+fn prepare_dir() -> Result<()> {
+    fs::create_dir_all(NETNS_DIR).with_context(|| format!("create {NETNS_DIR}"))?;
+    let shared = || {
+        mount(
+            Some("none"),
+            NETNS_DIR,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match shared() {
+        Ok(()) => Ok(()),
+        Err(Errno::EINVAL) => {
+            mount(
+                Some(NETNS_DIR),
+                NETNS_DIR,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .with_context(|| format!("bind-mount {NETNS_DIR} on itself"))?;
+            shared().with_context(|| format!("make {NETNS_DIR} shared"))
+        }
+        Err(e) => Err(e).with_context(|| format!("make {NETNS_DIR} shared")),
+    }
+}

@@ -1,0 +1,320 @@
+//! rtnetlink, the typed way: links, addresses, neighbours and FDB entries.
+//!
+//! A thin synchronous face over the `rtnetlink` crate. Each [`run`] builds a
+//! single-threaded runtime on the calling thread, so combined with
+//! [`crate::netns::run_in`] the netlink socket lives in the namespace that
+//! thread is in.
+
+use std::{future::Future, net::IpAddr, os::fd::AsRawFd};
+
+use anyhow::{Context, Result, anyhow};
+use futures::TryStreamExt;
+use rtnetlink::{
+    Handle, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    packet_route::{
+        address::AddressAttribute,
+        link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
+        neighbour::{NeighbourFlags, NeighbourState},
+    },
+};
+use serde::Serialize;
+
+/// Runs `f` against a fresh rtnetlink connection opened on this thread.
+pub fn run<R, F, Fut>(f: F) -> Result<R>
+where
+    F: FnOnce(Rtnl) -> Fut,
+    Fut: Future<Output = Result<R>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .context("tokio runtime for rtnetlink")?;
+    runtime.block_on(async {
+        let (connection, handle, _) = rtnetlink::new_connection().context("open rtnetlink")?;
+        let conn = tokio::spawn(connection);
+        let result = f(Rtnl { handle }).await;
+        conn.abort();
+        result
+    })
+}
+
+/// Runs `f` with an rtnetlink connection inside the named namespace.
+pub fn run_in<R, F, Fut>(ns: Option<&str>, f: F) -> Result<R>
+where
+    R: Send,
+    F: FnOnce(Rtnl) -> Fut + Send,
+    Fut: Future<Output = Result<R>>,
+{
+    crate::netns::run_in(ns, || run(f))?
+}
+
+/// A device as `status` reports it.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Link {
+    pub name: String,
+    pub ifindex: u32,
+    /// `veth`, `vxlan`, `bridge`, ... (`None` for physical devices and lo).
+    pub kind: Option<String>,
+    pub mac: Option<String>,
+    pub mtu: Option<u32>,
+    /// ifindex of the bridge this device is a port of.
+    pub master: Option<u32>,
+    /// ifindex of the peer (veth) or lower device (vxlan), maybe in another netns.
+    pub link: Option<u32>,
+    pub up: bool,
+    pub addresses: Vec<String>,
+}
+
+pub fn format_mac(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+pub fn parse_mac(text: &str) -> Result<[u8; 6]> {
+    let bytes: Vec<u8> = text
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16))
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow!("bad MAC address {text:?}"))?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow!("bad MAC address {text:?}"))
+}
+
+fn link_from(msg: &LinkMessage) -> Link {
+    let mut link = Link {
+        ifindex: msg.header.index,
+        up: msg.header.flags.contains(LinkFlags::Up),
+        ..Default::default()
+    };
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => link.name = n.clone(),
+            LinkAttribute::Address(a) => link.mac = Some(format_mac(a)),
+            LinkAttribute::Mtu(m) => link.mtu = Some(*m),
+            LinkAttribute::Controller(m) => link.master = Some(*m),
+            LinkAttribute::Link(l) => link.link = Some(*l),
+            LinkAttribute::LinkInfo(infos) => {
+                for info in infos {
+                    if let LinkInfo::Kind(kind) = info {
+                        link.kind = Some(kind.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    link
+}
+
+/// Is this the kernel saying "no such device"?
+pub fn is_not_found(err: &rtnetlink::Error) -> bool {
+    matches!(err, rtnetlink::Error::NetlinkError(m)
+        if m.code.is_some_and(|c| -c.get() == libc::ENODEV))
+}
+
+/// An rtnetlink connection bound to one namespace.
+pub struct Rtnl {
+    handle: Handle,
+}
+
+impl Rtnl {
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// All devices of this namespace, with their addresses.
+    pub async fn links(&self) -> Result<Vec<Link>> {
+        let mut links: Vec<Link> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .map_ok(|m| link_from(&m))
+            .try_collect()
+            .await
+            .context("dump links")?;
+        let addrs: Vec<_> = self
+            .handle
+            .address()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .context("dump addresses")?;
+        for a in addrs {
+            let prefix = a.header.prefix_len;
+            for attr in &a.attributes {
+                if let AddressAttribute::Address(ip) = attr
+                    && let Some(l) = links.iter_mut().find(|l| l.ifindex == a.header.index)
+                {
+                    l.addresses.push(format!("{ip}/{prefix}"));
+                }
+            }
+        }
+        Ok(links)
+    }
+
+    /// The device called `name`, if there is one.
+    pub async fn link(&self, name: &str) -> Result<Option<Link>> {
+        let mut stream = self.handle.link().get().match_name(name).execute();
+        match stream.try_next().await {
+            Ok(m) => Ok(m.as_ref().map(link_from)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("look up {name}")),
+        }
+    }
+
+    pub async fn index(&self, name: &str) -> Result<u32> {
+        self.link(name)
+            .await?
+            .map(|l| l.ifindex)
+            .ok_or_else(|| anyhow!("no device {name}"))
+    }
+
+    pub async fn add(&self, msg: LinkMessage, what: &str) -> Result<()> {
+        self.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .with_context(|| format!("create {what}"))
+    }
+
+    pub async fn set(&self, msg: LinkMessage, what: &str) -> Result<()> {
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .with_context(|| format!("configure {what}"))
+    }
+
+    /// Creates a veth pair whose peer is born inside the namespace `peer_ns`.
+    pub async fn add_veth_into(&self, name: &str, peer: &str, peer_ns: &str) -> Result<()> {
+        let ns = crate::netns::open(peer_ns)?;
+        let peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(peer.to_string())
+            .setns_by_fd(ns.as_raw_fd())
+            .build();
+        let msg = LinkVeth::new(name, peer)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
+            .build();
+        self.add(msg, &format!("veth {name} (peer {peer} in {peer_ns})"))
+            .await
+    }
+
+    /// Sets MTU, MAC, master and up state of an existing device in one go.
+    pub async fn configure(&self, name: &str, change: LinkChange<'_>) -> Result<()> {
+        let index = self.index(name).await?;
+        let mut b = LinkUnspec::new_with_index(index);
+        if let Some(mtu) = change.mtu {
+            b = b.mtu(mtu);
+        }
+        if let Some(mac) = change.mac {
+            b = b.address(mac.to_vec());
+        }
+        if let Some(master) = change.master {
+            b = b.controller(self.index(master).await?);
+        }
+        if change.up {
+            b = b.up();
+        }
+        self.set(b.build(), name).await
+    }
+
+    pub async fn add_address(&self, dev: &str, ip: IpAddr, prefix: u8) -> Result<()> {
+        let index = self.index(dev).await?;
+        self.handle
+            .address()
+            .add(index, ip, prefix)
+            .replace()
+            .execute()
+            .await
+            .with_context(|| format!("add {ip}/{prefix} to {dev}"))
+    }
+
+    /// A permanent neighbour (ARP/ND) entry, like Docker's overlay installs.
+    pub async fn add_neighbour(&self, dev: &str, ip: IpAddr, mac: [u8; 6]) -> Result<()> {
+        let index = self.index(dev).await?;
+        self.handle
+            .neighbours()
+            .add(index, ip)
+            .link_layer_address(&mac)
+            .state(NeighbourState::Permanent)
+            .replace()
+            .execute()
+            .await
+            .with_context(|| format!("add neighbour {ip} on {dev}"))
+    }
+
+    /// An FDB entry on a VXLAN device: `mac` lives behind the VTEP `remote`
+    /// (`bridge fdb add MAC dev VXLAN dst REMOTE self permanent`).
+    pub async fn add_vxlan_fdb(&self, vxlan: &str, mac: [u8; 6], remote: IpAddr) -> Result<()> {
+        let index = self.index(vxlan).await?;
+        self.handle
+            .neighbours()
+            .add_bridge(index, &mac)
+            .destination(remote)
+            .flags(NeighbourFlags::Own)
+            .state(NeighbourState::Permanent)
+            // No NLM_F_REPLACE: VXLAN refuses it for the all-zero default entry.
+            .execute()
+            .await
+            .with_context(|| format!("add fdb {} via {remote} on {vxlan}", format_mac(&mac)))
+    }
+
+    /// A static bridge FDB entry: frames for `mac` leave by `port`
+    /// (`bridge fdb add MAC dev PORT master static`).
+    pub async fn add_bridge_fdb(&self, port: &str, mac: [u8; 6]) -> Result<()> {
+        let index = self.index(port).await?;
+        self.handle
+            .neighbours()
+            .add_bridge(index, &mac)
+            .flags(NeighbourFlags::Controller)
+            .state(NeighbourState::Noarp)
+            .replace()
+            .execute()
+            .await
+            .with_context(|| format!("add bridge fdb {} on {port}", format_mac(&mac)))
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<bool> {
+        let Some(link) = self.link(name).await? else {
+            return Ok(false);
+        };
+        self.handle
+            .link()
+            .del(link.ifindex)
+            .execute()
+            .await
+            .with_context(|| format!("delete {name}"))?;
+        Ok(true)
+    }
+}
+
+/// What [`Rtnl::configure`] changes; `None` leaves a setting alone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LinkChange<'a> {
+    pub mtu: Option<u32>,
+    pub mac: Option<[u8; 6]>,
+    pub master: Option<&'a str>,
+    pub up: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_round_trip() {
+        let mac = parse_mac("02:42:0a:2a:00:01").unwrap();
+        assert_eq!(format_mac(&mac), "02:42:0a:2a:00:01");
+        assert!(parse_mac("02:42").is_err());
+        assert!(parse_mac("zz:42:0a:2a:00:01").is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! Prism's profilers: eBPF programs on the tracepoints along the overlay
+//! path, and the userspace that loads them, feeds them kernel offsets and
+//! reads what they measured.
+
+pub mod capabilities;
+pub mod offsets;
+pub mod packet_counter;
+
+/// The compiled eBPF object (built by build.rs from `ebpf/`).
+pub(crate) fn object() -> &'static [u8] {
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/prism-probes"))
+}

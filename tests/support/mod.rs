@@ -1,0 +1,95 @@
+//! Shared helpers of the integration tests: running the `prism` binary,
+//! labs that always come down again, and the root check.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::{
+    os::unix::process::CommandExt,
+    process::{Command, Output},
+};
+
+/// The `prism` binary built for these tests.
+pub fn prism() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_prism"))
+}
+
+/// Runs `prism ARGS` and returns its output, whatever the exit status.
+pub fn run(args: &[&str]) -> Output {
+    prism().args(args).output().expect("run prism")
+}
+
+/// Runs `prism ARGS`, insisting on success; returns stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "prism {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Runs `prism ARGS` as user `nobody`, with no capabilities.
+pub fn run_unprivileged(args: &[&str]) -> Output {
+    let mut cmd = prism();
+    cmd.args(args).uid(65534).gid(65534);
+    cmd.output().expect("run prism as nobody")
+}
+
+/// These tests load eBPF programs and build network namespaces.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the integration tests load eBPF programs and build network namespaces: \
+         run them as root (scripts/test does)"
+    );
+}
+
+/// A lab name no other test (or test run) uses.
+pub fn unique_name(tag: &str) -> String {
+    format!("pt{}{tag}", std::process::id() % 100_000)
+}
+
+/// A lab that is brought down when dropped, also when the test panics.
+pub struct Lab {
+    pub name: String,
+}
+
+impl Lab {
+    pub fn up(tag: &str) -> Self {
+        require_root();
+        let lab = Lab {
+            name: unique_name(tag),
+        };
+        run_ok(&["lab", "up", "--name", &lab.name]);
+        lab
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        let text = run_ok(&["lab", "status", "--name", &self.name, "--json"]);
+        serde_json::from_str(&text).expect("status --json is JSON")
+    }
+
+    /// The namespaces this lab's name could have produced.
+    pub fn namespaces(&self) -> Vec<String> {
+        ["h1", "h2", "c1", "c2"]
+            .iter()
+            .map(|s| format!("{}-{s}", self.name))
+            .collect()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = run(&["lab", "down", "--name", &self.name]);
+    }
+}
+
+/// Namespaces under /run/netns whose name starts with `prefix`.
+pub fn namespaces_named(prefix: &str) -> Vec<String> {
+    prism_kernel::netns::list()
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
