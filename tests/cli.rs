@@ -28,6 +28,8 @@ fn every_command_explains_itself_with_examples() {
         vec!["lab", "down", "--help"],
         vec!["lab", "status", "--help"],
         vec!["lab", "run", "--help"],
+        vec!["man", "--help"],
+        vec!["completions", "--help"],
     ] {
         let help = run_ok(&args);
         assert!(
@@ -73,4 +75,47 @@ fn bad_lab_parameters_are_refused_before_anything_is_built() {
     assert!(support::namespaces_named(&name).is_empty());
     let out = run(&["lab", "run", "--name", &name]);
     assert!(stderr(&out).contains("no lab named"), "{}", stderr(&out));
+}
+
+/// Committed completions, by shell: what `scripts/gen-docs` writes.
+const COMPLETIONS: [(&str, &str); 4] = [
+    ("bash", "prism.bash"),
+    ("zsh", "_prism"),
+    ("fish", "prism.fish"),
+    ("elvish", "prism.elv"),
+];
+
+fn repo_file(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+}
+
+#[test]
+fn committed_man_pages_and_completions_are_up_to_date() {
+    let stale = "is out of date: run scripts/gen-docs and commit the result";
+    let dir = std::env::temp_dir().join(format!("prism-man-{}", std::process::id()));
+    run_ok(&["man", dir.to_str().unwrap()]);
+    let mut generated: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    generated.sort();
+    let mut committed: Vec<_> = std::fs::read_dir(repo_file("man"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    committed.sort();
+    assert_eq!(generated, committed, "the set of man pages {stale}");
+    for name in &generated {
+        let fresh = std::fs::read(dir.join(name)).unwrap();
+        let old = std::fs::read(repo_file("man").join(name)).unwrap();
+        assert!(fresh == old, "man/{} {stale}", name.to_string_lossy());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    for (shell, file) in COMPLETIONS {
+        let fresh = run_ok(&["completions", shell]);
+        let old = std::fs::read_to_string(repo_file("completions").join(file)).unwrap();
+        assert!(fresh == old, "completions/{file} {stale}");
+    }
 }

@@ -1,9 +1,10 @@
 //! The command line, as clap definitions. Man pages and shell completions
 //! are generated from these, so help text written here is what users read.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+pub use clap_complete::Shell;
 use prism_lab::{
     placement::Placement,
     scenario::Background,
@@ -64,6 +65,25 @@ namespace that is deleted afterwards. bpffs and tracefs are mounted if absent.")
     /// Build, inspect, load and remove the VXLAN overlay testbed
     #[command(subcommand)]
     Lab(LabCommand),
+
+    /// Write man pages, one per command, into a directory
+    #[command(after_help = "Examples:
+  prism man man/
+  prism man /usr/local/share/man/man1 && man prism-lab-run")]
+    Man {
+        /// Directory to write prism.1, prism-doctor.1, prism-lab-up.1, ... into.
+        dir: PathBuf,
+    },
+
+    /// Print a shell completion script
+    #[command(after_help = "Examples:
+  prism completions bash > /etc/bash_completion.d/prism
+  prism completions zsh > ~/.zfunc/_prism
+  prism completions fish > ~/.config/fish/completions/prism.fish")]
+    Completions {
+        /// bash, zsh, fish or elvish.
+        shell: Shell,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod docs;
 mod doctor;
 mod lab;
 
@@ -13,6 +14,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Doctor { json } => doctor::run(json),
         Command::Lab(cmd) => lab::run(cmd),
+        Command::Man { dir } => docs::man_pages(&dir),
+        Command::Completions { shell } => docs::completions(shell),
     }
 }
 

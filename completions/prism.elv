@@ -1,0 +1,152 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[prism] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'prism'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'prism'= {
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+            cand lab 'Build, inspect, load and remove the VXLAN overlay testbed'
+            cand man 'Write man pages, one per command, into a directory'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'prism;doctor'= {
+            cand --json 'Print the report as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;lab'= {
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand up 'Build the testbed (idempotent) and check container-to-container connectivity'
+            cand down 'Remove the testbed, also after a half-failed `up`'
+            cand status 'Show the testbed''s namespaces, devices, ifindexes, addresses and MACs'
+            cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'prism;lab;up'= {
+            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand --vni 'VXLAN network identifier'
+            cand --port 'VXLAN UDP port'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;lab;down'= {
+            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;lab;status'= {
+            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand --json 'Print the status as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;lab;run'= {
+            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand --duration 'How long the prober measures in each run (e.g. 10s, 500ms, 1m)'
+            cand --warmup 'How long the background runs before the prober starts'
+            cand --rounds 'Rounds of all scenarios, alternating; the table shows medians'
+            cand --placement 'CPU placement: shared-rx or one-cpu'
+            cand --proto 'Prober protocol: udp or tcp'
+            cand --size 'Prober message size in bytes'
+            cand --rate 'Prober requests per second (0: next request as soon as the reply is in)'
+            cand --streams 'Parallel TCP streams in the tcp scenario'
+            cand --udp-rate 'Datagrams per second of the udp scenario''s flood (0: unlimited)'
+            cand --json 'Print every run and the medians as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;lab;help'= {
+            cand up 'Build the testbed (idempotent) and check container-to-container connectivity'
+            cand down 'Remove the testbed, also after a half-failed `up`'
+            cand status 'Show the testbed''s namespaces, devices, ifindexes, addresses and MACs'
+            cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'prism;lab;help;up'= {
+        }
+        &'prism;lab;help;down'= {
+        }
+        &'prism;lab;help;status'= {
+        }
+        &'prism;lab;help;run'= {
+        }
+        &'prism;lab;help;help'= {
+        }
+        &'prism;man'= {
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;completions'= {
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;help'= {
+            cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+            cand lab 'Build, inspect, load and remove the VXLAN overlay testbed'
+            cand man 'Write man pages, one per command, into a directory'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'prism;help;doctor'= {
+        }
+        &'prism;help;lab'= {
+            cand up 'Build the testbed (idempotent) and check container-to-container connectivity'
+            cand down 'Remove the testbed, also after a half-failed `up`'
+            cand status 'Show the testbed''s namespaces, devices, ifindexes, addresses and MACs'
+            cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+        }
+        &'prism;help;lab;up'= {
+        }
+        &'prism;help;lab;down'= {
+        }
+        &'prism;help;lab;status'= {
+        }
+        &'prism;help;lab;run'= {
+        }
+        &'prism;help;man'= {
+        }
+        &'prism;help;completions'= {
+        }
+        &'prism;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

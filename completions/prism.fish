@@ -1,0 +1,87 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_prism_global_optspecs
+    string join \n v/verbose h/help V/version
+end
+
+function __fish_prism_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_prism_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_prism_using_subcommand
+    set -l cmd (__fish_prism_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c prism -n "__fish_prism_needs_command" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c prism -n "__fish_prism_needs_command" -s V -l version -d 'Print version'
+complete -c prism -n "__fish_prism_needs_command" -f -a "doctor" -d 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+complete -c prism -n "__fish_prism_needs_command" -f -a "lab" -d 'Build, inspect, load and remove the VXLAN overlay testbed'
+complete -c prism -n "__fish_prism_needs_command" -f -a "man" -d 'Write man pages, one per command, into a directory'
+complete -c prism -n "__fish_prism_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c prism -n "__fish_prism_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c prism -n "__fish_prism_using_subcommand doctor" -l json -d 'Print the report as JSON'
+complete -c prism -n "__fish_prism_using_subcommand doctor" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l vni -d 'VXLAN network identifier' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l port -d 'VXLAN UDP port' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from down" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from down" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from status" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from status" -l json -d 'Print the status as JSON'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l duration -d 'How long the prober measures in each run (e.g. 10s, 500ms, 1m)' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l warmup -d 'How long the background runs before the prober starts' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l rounds -d 'Rounds of all scenarios, alternating; the table shows medians' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l placement -d 'CPU placement: shared-rx or one-cpu' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l proto -d 'Prober protocol: udp or tcp' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l size -d 'Prober message size in bytes' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l rate -d 'Prober requests per second (0: next request as soon as the reply is in)' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l streams -d 'Parallel TCP streams in the tcp scenario' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l udp-rate -d 'Datagrams per second of the udp scenario\'s flood (0: unlimited)' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l json -d 'Print every run and the medians as JSON'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c prism -n "__fish_prism_using_subcommand man" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand man" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand completions" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor lab man completions help" -f -a "doctor" -d 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor lab man completions help" -f -a "lab" -d 'Build, inspect, load and remove the VXLAN overlay testbed'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor lab man completions help" -f -a "man" -d 'Write man pages, one per command, into a directory'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor lab man completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor lab man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
+complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
+complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
+complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
