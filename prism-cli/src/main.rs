@@ -18,7 +18,10 @@ fn main() -> ExitCode {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(cli.log_level()))
         .format_timestamp(None)
         .init();
@@ -30,4 +33,30 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go out as clap renders them; usage mistakes become one
+/// line, with clap's suggestion when it has one.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind::*;
+    if matches!(
+        e.kind(),
+        DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let what = lines
+        .next()
+        .unwrap_or("bad usage")
+        .trim_start_matches("error: ");
+    let tips: Vec<&str> = lines.filter_map(|l| l.strip_prefix("tip: ")).collect();
+    let tip = if tips.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", tips.join("; "))
+    };
+    eprintln!("prism: error: {what}{tip} (see 'prism --help')");
+    ExitCode::from(2)
 }

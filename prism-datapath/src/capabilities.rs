@@ -55,14 +55,7 @@ fn check_hooks_here() -> Result<Vec<HookCheck>> {
         nl.add(LinkVeth::new(DEV, PEER).build(), "scratch veth")
             .await?;
         for dev in [DEV, PEER] {
-            nl.configure(
-                dev,
-                rtnl::LinkChange {
-                    up: true,
-                    ..Default::default()
-                },
-            )
-            .await?;
+            nl.configure(dev, rtnl::LinkChange::up()).await?;
         }
         Ok(())
     })?;

@@ -306,6 +306,38 @@ pub struct LinkChange<'a> {
     pub up: bool,
 }
 
+impl<'a> LinkChange<'a> {
+    /// Sets the device up, and changes nothing else unless asked to.
+    pub fn up() -> Self {
+        Self {
+            up: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn mtu(self, mtu: u32) -> Self {
+        Self {
+            mtu: Some(mtu),
+            ..self
+        }
+    }
+
+    pub fn mac(self, mac: [u8; 6]) -> Self {
+        Self {
+            mac: Some(mac),
+            ..self
+        }
+    }
+
+    /// Makes the device a port of the bridge `master`.
+    pub fn master(self, master: &'a str) -> Self {
+        Self {
+            master: Some(master),
+            ..self
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,35 +125,16 @@ fn failpoint(step: &str) -> Result<()> {
 /// Underlay, VXLAN device, bridge and the container's veth, as Docker's
 /// overlay driver lays them out, with static FDB and neighbour entries.
 async fn build_host(nl: Rtnl, topo: &Topology, side: &Side, peer: &Side) -> Result<()> {
-    let up = |mtu| LinkChange {
-        mtu: Some(mtu),
-        up: true,
-        ..Default::default()
-    };
-    nl.configure(
-        "lo",
-        LinkChange {
-            up: true,
-            ..Default::default()
-        },
-    )
-    .await?;
-    nl.configure(
-        UNDERLAY_DEV,
-        LinkChange {
-            mac: Some(underlay_mac(side)),
-            ..up(UNDERLAY_MTU)
-        },
-    )
-    .await?;
+    nl.configure("lo", LinkChange::up()).await?;
+    let underlay = LinkChange::up().mtu(UNDERLAY_MTU).mac(underlay_mac(side));
+    nl.configure(UNDERLAY_DEV, underlay).await?;
     nl.add_address(UNDERLAY_DEV, side.underlay_ip.into(), UNDERLAY_PREFIX)
         .await?;
     nl.add_neighbour(UNDERLAY_DEV, peer.underlay_ip.into(), underlay_mac(peer))
         .await?;
 
-    let underlay = nl.index(UNDERLAY_DEV).await?;
     let vxlan = LinkVxlan::new(VXLAN_DEV, topo.config.vni)
-        .dev(underlay)
+        .dev(nl.index(UNDERLAY_DEV).await?)
         .port(topo.config.port)
         .local(side.underlay_ip)
         .learning(false)
@@ -162,15 +143,11 @@ async fn build_host(nl: Rtnl, topo: &Topology, side: &Side, peer: &Side) -> Resu
     nl.add(vxlan, "VXLAN device").await?;
     nl.add(LinkBridge::new(BRIDGE_DEV).build(), "bridge")
         .await?;
-    let port = |mtu| LinkChange {
-        master: Some(BRIDGE_DEV),
-        ..up(mtu)
-    };
-    nl.configure(VXLAN_DEV, port(OVERLAY_MTU)).await?;
-
+    let bridge_port = LinkChange::up().mtu(OVERLAY_MTU).master(BRIDGE_DEV);
+    nl.configure(VXLAN_DEV, bridge_port).await?;
     nl.add_veth_into(&side.host_veth, CONTAINER_DEV, &side.container_ns)
         .await?;
-    nl.configure(&side.host_veth, port(OVERLAY_MTU)).await?;
+    nl.configure(&side.host_veth, bridge_port).await?;
 
     let remote = IpAddr::from(peer.underlay_ip);
     nl.add_vxlan_fdb(VXLAN_DEV, peer.container_mac, remote)
@@ -182,24 +159,9 @@ async fn build_host(nl: Rtnl, topo: &Topology, side: &Side, peer: &Side) -> Resu
 }
 
 async fn build_container(nl: Rtnl, side: &Side, peer: &Side) -> Result<()> {
-    nl.configure(
-        "lo",
-        LinkChange {
-            up: true,
-            ..Default::default()
-        },
-    )
-    .await?;
-    nl.configure(
-        CONTAINER_DEV,
-        LinkChange {
-            mtu: Some(OVERLAY_MTU),
-            mac: Some(side.container_mac),
-            up: true,
-            ..Default::default()
-        },
-    )
-    .await?;
+    nl.configure("lo", LinkChange::up()).await?;
+    let eth0 = LinkChange::up().mtu(OVERLAY_MTU).mac(side.container_mac);
+    nl.configure(CONTAINER_DEV, eth0).await?;
     nl.add_address(CONTAINER_DEV, side.overlay_ip.into(), OVERLAY_PREFIX)
         .await?;
     nl.add_neighbour(CONTAINER_DEV, peer.overlay_ip.into(), peer.container_mac)
