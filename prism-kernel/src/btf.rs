@@ -88,6 +88,47 @@ impl KernelBtf {
         Ok(bits / 8)
     }
 
+    /// Every member of `enum name` with its value (e.g. `skb_drop_reason`).
+    pub fn enum_members(&self, name: &str) -> Result<Vec<(String, u32)>, BtfError> {
+        let types = self
+            .btf
+            .resolve_types_by_name(name)
+            .map_err(|_| BtfError::NoStruct(name.into()))?;
+        let e = types
+            .into_iter()
+            .find_map(|t| match t {
+                Type::Enum(e) => Some(e),
+                _ => None,
+            })
+            .ok_or_else(|| BtfError::NoStruct(name.into()))?;
+        Ok(e.members
+            .iter()
+            .map(|m| (self.btf.resolve_name(m).unwrap_or_default(), m.val()))
+            .collect())
+    }
+
+    /// The value of `member` in `enum name`, e.g. `GRO_MERGED` of `gro_result`.
+    pub fn enum_value(&self, name: &str, member: &str) -> Result<u32, BtfError> {
+        let types = self
+            .btf
+            .resolve_types_by_name(name)
+            .map_err(|_| BtfError::NoStruct(name.into()))?;
+        for t in types {
+            if let Type::Enum(e) = t {
+                for m in &e.members {
+                    if self.btf.resolve_name(m).is_ok_and(|n| n == member) {
+                        return Ok(m.val());
+                    }
+                }
+            }
+        }
+        Err(BtfError::NoMember {
+            strukt: format!("enum {name}"),
+            member: member.into(),
+            path: format!("{name}::{member}"),
+        })
+    }
+
     fn composite_named(&self, name: &str) -> Result<Struct, BtfError> {
         let types = self
             .btf
@@ -202,6 +243,14 @@ mod tests {
         assert!(matches!(err, BtfError::NoStruct(_)), "{err}");
         let err = btf.offset_of("sk_buff", "len.x").unwrap_err();
         assert!(matches!(err, BtfError::NotComposite { .. }), "{err}");
+    }
+
+    #[test]
+    fn reads_enum_values() {
+        let btf = kernel();
+        assert_eq!(btf.enum_value("gro_result", "GRO_MERGED").unwrap(), 0);
+        assert_eq!(btf.enum_value("gro_result", "GRO_MERGED_FREE").unwrap(), 1);
+        assert!(btf.enum_value("gro_result", "GRO_NOPE").is_err());
     }
 
     #[test]

@@ -119,16 +119,81 @@ pub fn open(name: &str) -> Result<File> {
 /// `None`) and returns its result. Sockets `f` opens belong to that namespace.
 pub fn run_in<R: Send>(name: Option<&str>, f: impl FnOnce() -> R + Send) -> Result<R> {
     let ns = name.map(open).transpose()?;
+    run_in_file(ns.as_ref(), name.unwrap_or("(current)"), f)
+}
+
+/// Like [`run_in`], for a namespace file opened by the caller (any path:
+/// `/run/netns/X`, `/proc/PID/ns/net`, Docker's namespace files).
+pub fn run_in_file<R: Send>(
+    ns: Option<&File>,
+    label: &str,
+    f: impl FnOnce() -> R + Send,
+) -> Result<R> {
     std::thread::scope(|s| {
         s.spawn(move || -> Result<R> {
-            if let Some(ns) = &ns {
-                enter(ns).with_context(|| format!("enter netns {}", name.unwrap_or_default()))?;
+            if let Some(ns) = ns {
+                enter(ns).with_context(|| format!("enter netns {label}"))?;
             }
             Ok(f())
         })
         .join()
-        .map_err(|_| anyhow!("thread in netns {name:?} panicked"))?
+        .map_err(|_| anyhow!("thread in netns {label} panicked"))?
     })
+}
+
+/// A network namespace found on this host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Namespace {
+    /// How users know it: its name under /run/netns, `docker/NAME` for
+    /// Docker's overlay namespaces, `pid N` for one only a process holds,
+    /// `root` for the initial one.
+    pub label: String,
+    /// A file that refers to it, for `setns`.
+    pub path: PathBuf,
+    /// Its inode number (`net->ns.inum` in the kernel).
+    pub inode: u32,
+}
+
+/// Directories where tools keep named namespaces.
+const NAMED_DIRS: [(&str, &str); 2] = [(NETNS_DIR, ""), ("/run/docker/netns", "docker/")];
+
+/// Every network namespace on the host: the root one, the named ones
+/// (iproute2's and Docker's), and those only processes hold, each once.
+pub fn all() -> Vec<Namespace> {
+    let mut found: Vec<Namespace> = Vec::new();
+    let mut add = |label: String, path: PathBuf| {
+        if let Ok(meta) = fs::metadata(&path) {
+            let inode = meta.ino() as u32;
+            if !found.iter().any(|n| n.inode == inode) {
+                found.push(Namespace { label, path, inode });
+            }
+        }
+    };
+    add("root".into(), PathBuf::from("/proc/1/ns/net"));
+    for (dir, prefix) in NAMED_DIRS {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for name in names {
+            let path = Path::new(dir).join(&name);
+            if is_nsfs(&path) {
+                add(format!("{prefix}{name}"), path);
+            }
+        }
+    }
+    if let Ok(procs) = fs::read_dir("/proc") {
+        for entry in procs.filter_map(Result::ok) {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if pid.bytes().all(|b| b.is_ascii_digit()) {
+                add(format!("pid {pid}"), entry.path().join("ns/net"));
+            }
+        }
+    }
+    found
 }
 
 /// Moves the calling thread into the namespace. Use on threads of your own.

@@ -13,7 +13,7 @@ use rtnetlink::{
     Handle, LinkMessageBuilder, LinkUnspec, LinkVeth,
     packet_route::{
         address::AddressAttribute,
-        link::{InfoData, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
+        link::{InfoData, InfoVeth, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
         neighbour::{NeighbourFlags, NeighbourState},
     },
 };
@@ -64,6 +64,33 @@ pub struct Link {
     pub link: Option<u32>,
     pub up: bool,
     pub addresses: Vec<String>,
+    /// For VXLAN devices: VNI, port, local address and lower device.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vxlan: Option<Vxlan>,
+}
+
+/// What a VXLAN device is configured with.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Vxlan {
+    pub vni: u32,
+    pub port: u16,
+    pub local: Option<std::net::Ipv4Addr>,
+    /// ifindex of the device the VXLAN packets leave by (the underlay).
+    pub lower: Option<u32>,
+}
+
+fn vxlan_from(infos: &[InfoVxlan]) -> Vxlan {
+    let mut v = Vxlan::default();
+    for info in infos {
+        match info {
+            InfoVxlan::Id(id) => v.vni = *id,
+            InfoVxlan::Port(p) => v.port = *p,
+            InfoVxlan::Local(ip) => v.local = Some(*ip),
+            InfoVxlan::Link(l) => v.lower = Some(*l),
+            _ => {}
+        }
+    }
+    v
 }
 
 pub fn format_mac(bytes: &[u8]) -> String {
@@ -100,8 +127,10 @@ fn link_from(msg: &LinkMessage) -> Link {
             LinkAttribute::Link(l) => link.link = Some(*l),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
-                    if let LinkInfo::Kind(kind) = info {
-                        link.kind = Some(kind.to_string());
+                    match info {
+                        LinkInfo::Kind(kind) => link.kind = Some(kind.to_string()),
+                        LinkInfo::Data(InfoData::Vxlan(v)) => link.vxlan = Some(vxlan_from(v)),
+                        _ => {}
                     }
                 }
             }

@@ -3,8 +3,14 @@
 //! reads what they measured.
 
 pub mod capabilities;
+pub mod collector;
+pub mod devices;
+pub mod histogram;
 pub mod offsets;
 pub mod packet_counter;
+pub mod snapshot;
+pub mod stages;
+pub mod symbols;
 
 /// The compiled eBPF object (built by build.rs from `ebpf/`).
 pub(crate) fn object() -> &'static [u8] {

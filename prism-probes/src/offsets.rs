@@ -10,8 +10,13 @@ use prism_probes_common::{KernelOffsets, TracepointOffsets};
 type Field = fn(&mut KernelOffsets) -> &mut u32;
 
 /// Each field of [`KernelOffsets`] and the member it stands for.
-const KERNEL_MEMBERS: [(Field, MemberPath); 4] = [
+const KERNEL_MEMBERS: [(Field, MemberPath); 8] = [
     (|o| &mut o.skb_dev, MemberPath::new("sk_buff", "dev")),
+    (|o| &mut o.skb_head, MemberPath::new("sk_buff", "head")),
+    (
+        |o| &mut o.skb_mac_header,
+        MemberPath::new("sk_buff", "mac_header"),
+    ),
     (
         |o| &mut o.netdev_ifindex,
         MemberPath::new("net_device", "ifindex"),
@@ -21,6 +26,11 @@ const KERNEL_MEMBERS: [(Field, MemberPath); 4] = [
         MemberPath::new("net_device", "nd_net.net"),
     ),
     (|o| &mut o.net_inum, MemberPath::new("net", "ns.inum")),
+    (
+        |o| &mut o.sock_receive_queue,
+        MemberPath::new("sock", "sk_receive_queue"),
+    ),
+    (|o| &mut o.napi_dev, MemberPath::new("napi_struct", "dev")),
 ];
 
 /// Reads every offset of [`KernelOffsets`] from the kernel's BTF. The error

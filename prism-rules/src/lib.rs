@@ -30,8 +30,30 @@ pub const PROTO_UDP: u8 = 17;
 /// `dscp` value meaning "any".
 pub const DSCP_ANY: u8 = 0xff;
 
-/// A flow's identity as the matcher sees it. IPv4 addresses fill the first
-/// four bytes of `src`/`dst`.
+/// An address as the matcher compares it: the 16 bytes in network order
+/// (IPv4 in the first four), packed into two native words so that a prefix
+/// compares in four operations.
+pub type Addr = [u64; 2];
+
+/// Packs address bytes into an [`Addr`].
+#[inline(always)]
+pub fn addr_from_bytes(b: &[u8; 16]) -> Addr {
+    let mut lo = [0u8; 8];
+    let mut hi = [0u8; 8];
+    lo.copy_from_slice(&b[..8]);
+    hi.copy_from_slice(&b[8..]);
+    [u64::from_ne_bytes(lo), u64::from_ne_bytes(hi)]
+}
+
+/// The bytes of an [`Addr`].
+pub fn addr_to_bytes(a: &Addr) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&a[0].to_ne_bytes());
+    b[8..].copy_from_slice(&a[1].to_ne_bytes());
+    b
+}
+
+/// A flow's identity as the matcher sees it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FlowKey {
@@ -44,18 +66,45 @@ pub struct FlowKey {
     pub _pad: u8,
     pub sport: u16,
     pub dport: u16,
-    pub src: [u8; 16],
-    pub dst: [u8; 16],
+    pub src: Addr,
+    pub dst: Addr,
 }
 
 /// An address prefix; `len == 0` matches every address.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Prefix {
-    pub addr: [u8; 16],
+    /// The address, already masked.
+    pub addr: Addr,
+    /// `len` leading one bits: the matcher compares under it without
+    /// branching per byte, which keeps the eBPF verifier's work small.
+    pub mask: Addr,
     /// 4 or 6; 0 when `len` is 0.
     pub family: u8,
     pub len: u8,
+    pub _pad: [u8; 6],
+}
+
+impl Prefix {
+    /// The prefix of `len` bits of `addr` (IPv4 in the first four bytes).
+    pub fn new(addr: [u8; 16], family: u8, len: u8) -> Self {
+        let mut mask = [0u8; 16];
+        for (i, m) in mask.iter_mut().enumerate() {
+            let bits = (len as usize).saturating_sub(i * 8).min(8);
+            *m = if bits == 0 { 0 } else { 0xff << (8 - bits) };
+        }
+        let mut masked = addr;
+        for (a, m) in masked.iter_mut().zip(mask) {
+            *a &= m;
+        }
+        Self {
+            addr: addr_from_bytes(&masked),
+            mask: addr_from_bytes(&mask),
+            family,
+            len,
+            _pad: [0; 6],
+        }
+    }
 }
 
 /// An inclusive port range; `0..=0` (the default) matches every port.

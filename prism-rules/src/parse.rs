@@ -138,25 +138,22 @@ fn parse_prefix(text: &str) -> Result<Prefix, RuleError> {
         None => (text, None),
     };
     let ip: IpAddr = addr.parse().map_err(|_| bad())?;
-    let mut prefix = Prefix::default();
-    let max = match ip {
+    let mut bytes = [0u8; 16];
+    let (family, max) = match ip {
         IpAddr::V4(v4) => {
-            prefix.addr[..4].copy_from_slice(&v4.octets());
-            prefix.family = 4;
-            32
+            bytes[..4].copy_from_slice(&v4.octets());
+            (4, 32)
         }
         IpAddr::V6(v6) => {
-            prefix.addr = v6.octets();
-            prefix.family = 6;
-            128
+            bytes = v6.octets();
+            (6, 128)
         }
     };
     let len = len.unwrap_or(max);
     if len == 0 || len > max {
         return Err(bad());
     }
-    prefix.len = len;
-    Ok(prefix)
+    Ok(Prefix::new(bytes, family, len))
 }
 
 /// DSCP names from RFC 2474, 2597 and 3246.
@@ -205,11 +202,11 @@ fn dscp_name(value: u8) -> Option<&'static str> {
 
 impl fmt::Display for Prefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = crate::addr_to_bytes(&self.addr);
         let (ip, max): (IpAddr, u8) = if self.family == 4 {
-            let o = &self.addr;
             ([o[0], o[1], o[2], o[3]].into(), 32)
         } else {
-            (self.addr.into(), 128)
+            (o.into(), 128)
         };
         if self.len == max {
             write!(f, "{ip}")
@@ -341,16 +338,18 @@ mod tests {
             ..Default::default()
         };
         for (text, out) in [(src, &mut k.src), (dst, &mut k.dst)] {
+            let mut bytes = [0u8; 16];
             match text.parse::<IpAddr>().unwrap() {
                 IpAddr::V4(v4) => {
-                    out[..4].copy_from_slice(&v4.octets());
+                    bytes[..4].copy_from_slice(&v4.octets());
                     k.family = 4;
                 }
                 IpAddr::V6(v6) => {
-                    *out = v6.octets();
+                    bytes = v6.octets();
                     k.family = 6;
                 }
             }
+            *out = crate::addr_from_bytes(&bytes);
         }
         k
     }

@@ -2,7 +2,12 @@
 //!
 //! Everything here is `#[repr(C)]` plain data: the kernel side reads it from
 //! globals and writes it into maps, userspace fills or reads the same bytes.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
+
+pub mod hist;
+pub mod points;
+
+pub use hist::Hist;
 
 /// Byte offsets of the kernel struct members the programs read.
 ///
@@ -14,12 +19,20 @@
 pub struct KernelOffsets {
     /// `sk_buff.dev` (a `struct net_device *`, inside anonymous unions).
     pub skb_dev: u32,
+    /// `sk_buff.head`: start of the packet buffer.
+    pub skb_head: u32,
+    /// `sk_buff.mac_header`: u16 offset of the Ethernet header from `head`.
+    pub skb_mac_header: u32,
     /// `net_device.ifindex`.
     pub netdev_ifindex: u32,
     /// `net_device.nd_net.net` (a `struct net *`).
     pub netdev_net: u32,
     /// `net.ns.inum`: the namespace's inode number, as `stat /run/netns/X` shows.
     pub net_inum: u32,
+    /// `sock.sk_receive_queue`: a `struct sk_buff_head` (next, prev, ...).
+    pub sock_receive_queue: u32,
+    /// `napi_struct.dev`.
+    pub napi_dev: u32,
 }
 
 /// Offsets inside classic tracepoint records, read from tracefs `format` files.
@@ -30,6 +43,35 @@ pub struct TracepointOffsets {
     pub netif_receive_skb_skbaddr: u32,
 }
 
+/// Settings fixed at load time (the `PROBE_CONFIG` global).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// UDP port that marks VXLAN, host byte order.
+    pub vxlan_port: u16,
+    pub _pad: u16,
+    /// Per-packet events: 0 none, 1 every hit, N one packet in N.
+    pub events_sample: u32,
+    /// A gap longer than this ends a journey: the skb address was reused.
+    pub stale_ns: u64,
+    /// `enum gro_result` values meaning "merged into another skb".
+    pub gro_merged: u32,
+    pub gro_merged_free: u32,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            vxlan_port: 4789,
+            _pad: 0,
+            events_sample: 0,
+            stale_ns: 1_000_000_000,
+            gro_merged: 0,
+            gro_merged_free: 1,
+        }
+    }
+}
+
 /// Identifies a network device across namespaces: ifindexes repeat per netns.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,15 +80,124 @@ pub struct DeviceKey {
     pub ifindex: u32,
 }
 
-/// Name of the global that carries [`KernelOffsets`].
+/// What the profiler knows of a tracked device.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// One of [`points::role`].
+    pub role: u8,
+    pub _pad: [u8; 3],
+}
+
+/// Where one skb is on its journey (the `SKBS` LRU map, keyed by address).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SkbState {
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub last_point: u8,
+    /// [`CLASS_LOW`] or [`CLASS_HIGH`].
+    pub class: u8,
+    /// This journey's packets go to the event stream.
+    pub sampled: u8,
+    pub _pad: [u8; 5],
+}
+
+pub const CLASS_LOW: u8 = 0;
+pub const CLASS_HIGH: u8 = 1;
+pub const CLASSES: usize = 2;
+
+/// One stage boundary crossed by one packet (the `EVENTS` ring buffer).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// `bpf_ktime_get_ns` at this hit (CLOCK_MONOTONIC).
+    pub ts_ns: u64,
+    /// When this packet's journey began.
+    pub first_ns: u64,
+    /// Time since the previous boundary: the stage's duration.
+    pub delta_ns: u64,
+    /// skb address: identifies the packet while it lives.
+    pub skb: u64,
+    pub cpu: u32,
+    /// Stage that just ended (see [`points`]); 0 at a journey's first hit.
+    pub stage: u8,
+    pub class: u8,
+    pub point: u8,
+    /// [`EVENT_FIRST`] at a journey's first hit.
+    pub flags: u8,
+}
+
+pub const EVENT_FIRST: u8 = 1;
+
+/// NAPI polls of one device (the `NAPI` map): batch sizes and budget use.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NapiStats {
+    pub polls: u64,
+    pub work: u64,
+    /// Polls that used their whole budget (more packets were waiting).
+    pub exhausted: u64,
+    /// Polls by work done: 0, 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64+.
+    pub work_log2: [u64; 8],
+}
+
+/// A drop site: why and where (`skb:kfree_skb`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DropKey {
+    /// Kernel text address of the caller of kfree_skb.
+    pub location: u64,
+    /// `enum skb_drop_reason`.
+    pub reason: u32,
+    pub _pad: u32,
+}
+
+/// Indexes of the `COUNTERS` per-CPU array.
+pub mod counter {
+    /// Boundary hits on tracked devices and sockets.
+    pub const HITS: u32 = 0;
+    /// Journeys begun (first hit of an skb).
+    pub const STARTED: u32 = 1;
+    /// A tracked address came back at a journey start, or after the stale
+    /// limit: the skb was freed without a trace event and reused.
+    pub const RESTARTED: u32 = 2;
+    /// skbs merged into another by GRO: their journey ends there.
+    pub const GRO_MERGED: u32 = 3;
+    /// Consecutive boundaries with no stage defined between them.
+    pub const UNMAPPED: u32 = 4;
+    /// Tracked skbs consumed normally.
+    pub const CONSUMED: u32 = 5;
+    /// Tracked skbs dropped (`kfree_skb`).
+    pub const DROPPED: u32 = 6;
+    /// Events the ring buffer had no room for.
+    pub const EVENTS_LOST: u32 = 7;
+    /// Packets whose headers could not be parsed (classified low).
+    pub const UNPARSED: u32 = 8;
+    /// Events written to the ring buffer.
+    pub const EVENTS: u32 = 9;
+    /// Journeys that ended with the application reading the packet.
+    pub const COMPLETED: u32 = 10;
+    pub const COUNT: u32 = 11;
+}
+
+/// Names of the globals the loader sets.
 pub const KERNEL_OFFSETS_GLOBAL: &str = "KERNEL_OFFSETS";
-/// Name of the global that carries [`TracepointOffsets`].
 pub const TRACEPOINT_OFFSETS_GLOBAL: &str = "TRACEPOINT_OFFSETS";
+pub const PROBE_CONFIG_GLOBAL: &str = "PROBE_CONFIG";
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: all of these are repr(C) structs of u32 fields, with no padding.
+    // SAFETY: repr(C) plain data, every bit pattern valid, no padding holes
+    // the kernel could leave uninitialized that we would misread.
     unsafe impl aya::Pod for super::KernelOffsets {}
     unsafe impl aya::Pod for super::TracepointOffsets {}
+    unsafe impl aya::Pod for super::ProbeConfig {}
     unsafe impl aya::Pod for super::DeviceKey {}
+    unsafe impl aya::Pod for super::DeviceInfo {}
+    unsafe impl aya::Pod for super::SkbState {}
+    unsafe impl aya::Pod for super::Event {}
+    unsafe impl aya::Pod for super::NapiStats {}
+    unsafe impl aya::Pod for super::DropKey {}
+    unsafe impl aya::Pod for super::Hist {}
 }

@@ -6,8 +6,13 @@
 #![no_main]
 
 mod capabilities;
+mod classify;
+mod context;
+mod hooks;
 mod kernel;
+mod maps;
 mod packet_counter;
+mod tracker;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -1,0 +1,169 @@
+//! Flow classification at a journey's first hit: parse the packet from the
+//! skb (through a VXLAN header if there is one) and match the rules.
+
+use core::ffi::c_void;
+
+use aya_ebpf::helpers::generated::bpf_loop;
+use prism_probes_common::{CLASS_HIGH, CLASS_LOW, counter};
+use prism_rules::{FlowKey, MAX_RULES, matches};
+
+use crate::{
+    kernel::{config, offsets, read},
+    maps::{FLOW, RULE_COUNT, RULES, count},
+};
+
+const ETH_LEN: usize = 14;
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
+const VXLAN_LEN: usize = 8;
+const UDP_LEN: usize = 8;
+const PROTO_UDP: u8 = 17;
+const PROTO_TCP: u8 = 6;
+
+/// The class of the packet in `skb`. Not inlined: as a BPF subprogram it
+/// gets a stack frame of its own and is verified once.
+#[inline(never)]
+pub fn class_of(skb: *const u8) -> u8 {
+    let Some(flow) = FLOW.get_ptr_mut(0) else {
+        return CLASS_LOW;
+    };
+    if !parse_flow(skb, unsafe { &mut *flow }) {
+        count(counter::UNPARSED);
+        return CLASS_LOW;
+    }
+    let n = RULE_COUNT.get(0).copied().unwrap_or(0).min(MAX_RULES);
+    if n == 0 {
+        return CLASS_LOW;
+    }
+    // bpf_loop: the verifier checks one rule match, not 64 unrolled ones.
+    let mut found = Found { high: 0 };
+    unsafe {
+        bpf_loop(
+            n,
+            match_rule as *mut c_void,
+            (&mut found as *mut Found).cast(),
+            0,
+        );
+    }
+    if found.high != 0 {
+        CLASS_HIGH
+    } else {
+        CLASS_LOW
+    }
+}
+
+#[repr(C)]
+struct Found {
+    high: u64,
+}
+
+/// bpf_loop callback: does rule `i` match the flow in `FLOW`? 1 stops.
+extern "C" fn match_rule(i: u32, found: *mut c_void) -> i64 {
+    let (Some(rule), Some(flow)) = (RULES.get(i), FLOW.get(0)) else {
+        return 1;
+    };
+    if matches(rule, flow) {
+        unsafe { (*found.cast::<Found>()).high = 1 };
+        return 1;
+    }
+    0
+}
+
+/// Fills `flow` with the packet's inner flow: through VXLAN when the outer
+/// packet is UDP to the VXLAN port.
+#[inline(always)]
+fn parse_flow(skb: *const u8, flow: &mut FlowKey) -> bool {
+    let off = offsets();
+    let (Some(head), Some(mac)) = (
+        read::<*const u8>(skb, off.skb_head),
+        read::<u16>(skb, off.skb_mac_header),
+    ) else {
+        return false;
+    };
+    if mac == 0xffff {
+        return false;
+    }
+    let eth = head.wrapping_add(mac as usize);
+    if !ip_flow(eth, flow) {
+        return false;
+    }
+    if flow.proto == PROTO_UDP && flow.dport == config().vxlan_port {
+        let Some(l4) = outer_l4_offset(eth) else {
+            return false;
+        };
+        return ip_flow(eth.wrapping_add(l4 + UDP_LEN + VXLAN_LEN), flow);
+    }
+    true
+}
+
+/// Offset from the Ethernet header to the L4 header of an IPv4 packet.
+#[inline(always)]
+fn outer_l4_offset(eth: *const u8) -> Option<usize> {
+    let ver_ihl: u8 = read(eth, ETH_LEN as u32)?;
+    Some(ETH_LEN + ((ver_ihl & 0x0f) as usize) * 4)
+}
+
+/// Parses Ethernet + IPv4/IPv6 + TCP/UDP ports at `eth` into `flow`.
+#[inline(always)]
+fn ip_flow(eth: *const u8, flow: &mut FlowKey) -> bool {
+    let Some(ethertype) = read::<u16>(eth, 12).map(u16::from_be) else {
+        return false;
+    };
+    let ip = eth.wrapping_add(ETH_LEN);
+    // Field by field: a whole-struct default would be a memset loop that
+    // the verifier walks byte by byte.
+    flow.sport = 0;
+    flow.dport = 0;
+    let l4;
+    if ethertype == ETH_P_IP {
+        let Some(h) = read::<[u8; 20]>(ip, 0) else {
+            return false;
+        };
+        flow.family = 4;
+        flow.dscp = h[1] >> 2;
+        flow.proto = h[9];
+        flow.src = [u32::from_ne_bytes([h[12], h[13], h[14], h[15]]) as u64, 0];
+        flow.dst = [u32::from_ne_bytes([h[16], h[17], h[18], h[19]]) as u64, 0];
+        let frag_offset = u16::from_be_bytes([h[6], h[7]]) & 0x1fff;
+        if frag_offset != 0 {
+            return true; // a later fragment: no ports to read
+        }
+        l4 = ip.wrapping_add(((h[0] & 0x0f) as usize) * 4);
+    } else if ethertype == ETH_P_IPV6 {
+        let Some(h) = read::<[u8; 40]>(ip, 0) else {
+            return false;
+        };
+        flow.family = 6;
+        flow.dscp = ((h[0] & 0x0f) << 2) | (h[1] >> 6);
+        flow.proto = h[6];
+        flow.src = [word(&h, 8), word(&h, 16)];
+        flow.dst = [word(&h, 24), word(&h, 32)];
+        l4 = ip.wrapping_add(40);
+    } else {
+        return false;
+    }
+    if flow.proto == PROTO_TCP || flow.proto == PROTO_UDP {
+        let Some(ports) = read::<[u8; 4]>(l4, 0) else {
+            return false;
+        };
+        flow.sport = u16::from_be_bytes([ports[0], ports[1]]);
+        flow.dport = u16::from_be_bytes([ports[2], ports[3]]);
+    }
+    true
+}
+
+/// Eight bytes of `h` at `at` as a native word: how [`prism_rules::Addr`]
+/// packs addresses.
+#[inline(always)]
+fn word(h: &[u8; 40], at: usize) -> u64 {
+    u64::from_ne_bytes([
+        h[at],
+        h[at + 1],
+        h[at + 2],
+        h[at + 3],
+        h[at + 4],
+        h[at + 5],
+        h[at + 6],
+        h[at + 7],
+    ])
+}

@@ -1,0 +1,84 @@
+//! The stage tracker's maps. Userspace reads them by these names.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+};
+use prism_probes_common::{
+    DeviceInfo, DeviceKey, DropKey, Hist, NapiStats, SkbState, counter,
+    points::{MAX_STAGES, STAGE_TABLE_SIZE},
+};
+use prism_rules::{FlowKey, MAX_RULES, Rule};
+
+/// Devices on the overlay path and their roles, from userspace.
+#[map]
+pub static DEVICES: HashMap<DeviceKey, DeviceInfo> = HashMap::with_max_entries(4096, 0);
+
+/// `net_device` address -> role, learned on first sight (negative entries
+/// too), so most hits cost one lookup instead of four reads. Userspace
+/// clears it whenever it changes `DEVICES`.
+#[map]
+pub static DEVICE_CACHE: LruHashMap<u64, DeviceInfo> = LruHashMap::with_max_entries(4096, 0);
+
+/// `STAGES[from * POINTS + to]`: the stage between two points, from userspace.
+#[map]
+pub static STAGES: Array<u8> = Array::with_max_entries(STAGE_TABLE_SIZE, 0);
+
+/// skb address -> where that packet is.
+#[map]
+pub static SKBS: LruHashMap<u64, SkbState> = LruHashMap::with_max_entries(65536, 0);
+
+/// Stage latency histograms, slot `stage * CLASSES + class`.
+#[map]
+pub static HISTS: PerCpuArray<Hist> = PerCpuArray::with_max_entries(MAX_STAGES * 2, 0);
+
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+
+/// High-priority rules: the first `RULE_COUNT[0]` slots are in use.
+#[map]
+pub static RULES: Array<Rule> = Array::with_max_entries(MAX_RULES, 0);
+
+#[map]
+pub static RULE_COUNT: Array<u32> = Array::with_max_entries(1, 0);
+
+/// Socket -> the oldest packet queued on it that we follow, so that a read
+/// (`sock_recv_length`, which names only the socket) can be tied to it.
+#[map]
+pub static SOCK_PENDING: LruHashMap<u64, u64> = LruHashMap::with_max_entries(16384, 0);
+
+/// Scratch space for the flow being classified (too big for the stack of
+/// every program that classifies).
+#[map]
+pub static FLOW: PerCpuArray<FlowKey> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-packet events for `prism record` and tests.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(4 << 20, 0);
+
+/// Context: NET_RX softirq raise -> entry delay, per CPU.
+#[map]
+pub static SOFTIRQ_DELAY: PerCpuArray<Hist> = PerCpuArray::with_max_entries(1, 0);
+
+/// When NET_RX was raised on this CPU and has not run yet (0: not pending).
+#[map]
+pub static SOFTIRQ_RAISED: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Context: NAPI polls per device (key {0, 0}: the per-CPU backlog).
+#[map]
+pub static NAPI: PerCpuHashMap<DeviceKey, NapiStats> = PerCpuHashMap::with_max_entries(1024, 0);
+
+/// The skb this CPU handed to GRO last, to learn whether GRO merged it.
+#[map]
+pub static GRO_PENDING: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Context: drops by reason and location.
+#[map]
+pub static DROPS: PerCpuHashMap<DropKey, u64> = PerCpuHashMap::with_max_entries(4096, 0);
+
+#[inline(always)]
+pub fn count(index: u32) {
+    if let Some(n) = COUNTERS.get_ptr_mut(index) {
+        unsafe { *n += 1 }
+    }
+}

@@ -1,0 +1,406 @@
+//! The collector: attaches the stage tracker and its context probes, keeps
+//! the device and rule maps current, and reads snapshots and per-packet
+//! events. `prism stat`, `prism top` and `prism record` all use it.
+//! Dropping it detaches everything.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use aya::{
+    Btf, Ebpf, EbpfLoader,
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
+    programs::{BtfTracePoint, RawTracePoint},
+};
+use prism_kernel::{bpf::program, btf::KernelBtf};
+use prism_probes_common::{
+    CLASSES, DeviceInfo, DeviceKey, DropKey, Event, Hist, KERNEL_OFFSETS_GLOBAL, NapiStats,
+    PROBE_CONFIG_GLOBAL, ProbeConfig, counter, points::STAGE_TABLE_SIZE,
+};
+use prism_rules::{Rule, RuleSet};
+
+use crate::{
+    capabilities::Mechanism,
+    devices::{self, Device},
+    histogram::Histogram,
+    offsets,
+    snapshot::{Class, Counters, Snapshot, monotonic_ns},
+    stages::{Stage, stage_table},
+};
+
+/// Which packets go to the per-packet event stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EventSampling {
+    /// None: histograms only (cheapest).
+    #[default]
+    Off,
+    /// Every packet.
+    All,
+    /// One packet in N, chosen at random at its first hit.
+    OneIn(u32),
+}
+
+impl EventSampling {
+    fn config_value(self) -> u32 {
+        match self {
+            Self::Off => 0,
+            Self::All => 1,
+            Self::OneIn(n) => n.max(1),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CollectorConfig {
+    /// High-priority rules; everything else is low.
+    pub rules: RuleSet,
+    /// Namespace labels to watch (see `prism_kernel::netns::all`); empty: all.
+    pub namespaces: Vec<String>,
+    pub events: EventSampling,
+    /// None: the best mechanism this kernel allows.
+    pub mechanism: Option<Mechanism>,
+    pub vxlan_port: u16,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            rules: RuleSet::default(),
+            namespaces: Vec::new(),
+            events: EventSampling::Off,
+            mechanism: None,
+            vxlan_port: 4789,
+        }
+    }
+}
+
+/// Tracepoints and the programs (tp_btf, raw_tp) that serve them.
+const HOOKS: [(&str, &str, &str); 14] = [
+    (
+        "napi_gro_receive_entry",
+        "prism_b_gro_entry",
+        "prism_r_gro_entry",
+    ),
+    (
+        "napi_gro_receive_exit",
+        "prism_b_gro_exit",
+        "prism_r_gro_exit",
+    ),
+    ("netif_receive_skb", "prism_b_rcv", "prism_r_rcv"),
+    ("netif_rx", "prism_b_netif_rx", "prism_r_netif_rx"),
+    ("net_dev_queue", "prism_b_dev_queue", "prism_r_dev_queue"),
+    ("net_dev_start_xmit", "prism_b_xmit", "prism_r_xmit"),
+    ("sk_data_ready", "prism_b_data_ready", "prism_r_data_ready"),
+    ("skb_copy_datagram_iovec", "prism_b_read", "prism_r_read"),
+    ("sock_recv_length", "prism_b_recv_len", "prism_r_recv_len"),
+    ("consume_skb", "prism_b_consume", "prism_r_consume"),
+    ("kfree_skb", "prism_b_kfree", "prism_r_kfree"),
+    ("softirq_raise", "prism_b_sirq_raise", "prism_r_sirq_raise"),
+    ("softirq_entry", "prism_b_sirq_entry", "prism_r_sirq_entry"),
+    ("napi_poll", "prism_b_napi_poll", "prism_r_napi_poll"),
+];
+
+/// Attached profilers.
+pub struct Collector {
+    ebpf: Ebpf,
+    events: Option<RingBuf<MapData>>,
+    mechanism: Mechanism,
+    config: CollectorConfig,
+    devices: Vec<Device>,
+    drop_reasons: BTreeMap<u32, String>,
+}
+
+impl Collector {
+    /// Loads and attaches every profiler program. On failure nothing stays
+    /// attached.
+    pub fn attach(config: CollectorConfig) -> Result<Self> {
+        let btf = KernelBtf::from_sys()?;
+        let kernel = offsets::kernel_offsets(&btf)?;
+        let probe = ProbeConfig {
+            vxlan_port: config.vxlan_port,
+            events_sample: config.events.config_value(),
+            gro_merged: btf.enum_value("gro_result", "GRO_MERGED")?,
+            gro_merged_free: btf.enum_value("gro_result", "GRO_MERGED_FREE")?,
+            ..Default::default()
+        };
+        let drop_reasons = btf
+            .enum_members("skb_drop_reason")
+            .map(|m| {
+                m.into_iter()
+                    .map(|(name, v)| (v, name.trim_start_matches("SKB_DROP_REASON_").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mechanism = match config.mechanism {
+            Some(m) => m,
+            None => choose_mechanism()?,
+        };
+        let mut ebpf = EbpfLoader::new()
+            .override_global(KERNEL_OFFSETS_GLOBAL, &kernel, true)
+            .override_global(PROBE_CONFIG_GLOBAL, &probe, true)
+            .load(crate::object())
+            .context("load the profiler programs")?;
+        let aya_btf = Btf::from_sys_fs().ok();
+        for (tracepoint, btf_name, raw_name) in HOOKS {
+            attach_hook(
+                &mut ebpf,
+                mechanism,
+                aya_btf.as_ref(),
+                tracepoint,
+                btf_name,
+                raw_name,
+            )
+            .with_context(|| format!("attach to tracepoint {tracepoint} ({mechanism})"))?;
+        }
+        let events = match config.events {
+            EventSampling::Off => None,
+            _ => Some(RingBuf::try_from(
+                ebpf.take_map("EVENTS").context("EVENTS map missing")?,
+            )?),
+        };
+        let mut collector = Self {
+            ebpf,
+            events,
+            mechanism,
+            config,
+            devices: Vec::new(),
+            drop_reasons,
+        };
+        let table = stage_table();
+        let mut stages: Array<_, u8> = Array::try_from(collector.map_mut("STAGES")?)?;
+        for (i, stage) in table.iter().enumerate().take(STAGE_TABLE_SIZE as usize) {
+            if *stage != 0 {
+                stages.set(i as u32, *stage, 0)?;
+            }
+        }
+        let rules = collector.config.rules.clone();
+        collector.set_rules(&rules)?;
+        collector.refresh_devices()?;
+        Ok(collector)
+    }
+
+    pub fn mechanism(&self) -> Mechanism {
+        self.mechanism
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.config.rules
+    }
+
+    /// The devices being watched, with their roles.
+    pub fn devices(&self) -> &[Device] {
+        &self.devices
+    }
+
+    fn map_mut(&mut self, name: &str) -> Result<&mut aya::maps::Map> {
+        self.ebpf
+            .map_mut(name)
+            .with_context(|| format!("{name} map missing"))
+    }
+
+    fn map(&self, name: &str) -> Result<&aya::maps::Map> {
+        self.ebpf
+            .map(name)
+            .with_context(|| format!("{name} map missing"))
+    }
+
+    /// Replaces the high-priority rules; packets already on their way keep
+    /// the class they were given.
+    pub fn set_rules(&mut self, rules: &RuleSet) -> Result<()> {
+        let mut map: Array<_, Rule> = Array::try_from(self.map_mut("RULES")?)?;
+        for (i, rule) in rules.rules().iter().enumerate() {
+            map.set(i as u32, *rule, 0)?;
+        }
+        let mut count: Array<_, u32> = Array::try_from(self.map_mut("RULE_COUNT")?)?;
+        count.set(0, rules.len() as u32, 0)?;
+        self.config.rules = rules.clone();
+        Ok(())
+    }
+
+    /// Discovers the overlay's devices again (containers come and go) and
+    /// updates the device map. Returns whether anything changed.
+    pub fn refresh_devices(&mut self) -> Result<bool> {
+        let found: Vec<Device> = devices::discover(&self.config.namespaces)?
+            .into_iter()
+            .filter(|d| d.role.is_tracked())
+            .collect();
+        let key = |d: &Device| (d.netns_inum, d.ifindex, d.role);
+        let same = found.len() == self.devices.len()
+            && found
+                .iter()
+                .zip(&self.devices)
+                .all(|(a, b)| key(a) == key(b));
+        if same {
+            return Ok(false);
+        }
+        let mut map: HashMap<_, DeviceKey, DeviceInfo> =
+            HashMap::try_from(self.map_mut("DEVICES")?)?;
+        let old: Vec<DeviceKey> = map.keys().filter_map(Result::ok).collect();
+        for k in old {
+            let _ = map.remove(&k);
+        }
+        for d in &found {
+            let info = DeviceInfo {
+                role: d.role.id(),
+                _pad: [0; 3],
+            };
+            map.insert(
+                DeviceKey {
+                    netns_inum: d.netns_inum,
+                    ifindex: d.ifindex,
+                },
+                info,
+                0,
+            )?;
+        }
+        // Forget learned net_device roles: pointers may now mean other devices.
+        let mut cache: HashMap<_, u64, DeviceInfo> =
+            HashMap::try_from(self.map_mut("DEVICE_CACHE")?)?;
+        let cached: Vec<u64> = cache.keys().filter_map(Result::ok).collect();
+        for k in cached {
+            let _ = cache.remove(&k);
+        }
+        self.devices = found;
+        Ok(true)
+    }
+
+    /// Reads every profiler map.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let at_ns = monotonic_ns();
+        let hists: PerCpuArray<_, Hist> = PerCpuArray::try_from(self.map("HISTS")?)?;
+        let mut stages = BTreeMap::new();
+        for stage in Stage::ALL {
+            for class in Class::ALL {
+                let slot = stage.id() as u32 * CLASSES as u32 + class.id() as u32;
+                let h = Histogram::from_per_cpu(hists.get(&slot, 0)?.iter());
+                if h.count > 0 {
+                    stages.insert((stage, class), h);
+                }
+            }
+        }
+        let counts: PerCpuArray<_, u64> = PerCpuArray::try_from(self.map("COUNTERS")?)?;
+        let mut counters = Counters::default();
+        for i in 0..counter::COUNT {
+            counters.0[i as usize] = counts.get(&i, 0)?.iter().sum();
+        }
+        let softirq: PerCpuArray<_, Hist> = PerCpuArray::try_from(self.map("SOFTIRQ_DELAY")?)?;
+        let softirq = softirq
+            .get(&0, 0)?
+            .iter()
+            .map(|h| Histogram::from_per_cpu([h]))
+            .collect();
+        let napi_map: PerCpuHashMap<_, DeviceKey, NapiStats> =
+            PerCpuHashMap::try_from(self.map("NAPI")?)?;
+        let mut napi = BTreeMap::new();
+        for entry in napi_map.iter() {
+            let (key, per_cpu) = entry?;
+            let mut total = NapiStats::default();
+            for s in per_cpu.iter() {
+                total.polls += s.polls;
+                total.work += s.work;
+                total.exhausted += s.exhausted;
+                for (a, b) in total.work_log2.iter_mut().zip(s.work_log2) {
+                    *a += b;
+                }
+            }
+            napi.insert(key, total);
+        }
+        let drop_map: PerCpuHashMap<_, DropKey, u64> = PerCpuHashMap::try_from(self.map("DROPS")?)?;
+        let mut drops = BTreeMap::new();
+        for entry in drop_map.iter() {
+            let (key, per_cpu) = entry?;
+            drops.insert(key, per_cpu.iter().sum());
+        }
+        Ok(Snapshot {
+            at_ns,
+            stages,
+            counters,
+            softirq,
+            napi,
+            drops,
+        })
+    }
+
+    /// Moves the per-packet events waiting in the ring buffer into `out`;
+    /// returns how many. Events the buffer had no room for are counted in
+    /// the `events_lost` counter.
+    pub fn read_events(&mut self, out: &mut Vec<Event>) -> usize {
+        let Some(ring) = self.events.as_mut() else {
+            return 0;
+        };
+        let before = out.len();
+        while let Some(item) = ring.next() {
+            if item.len() >= std::mem::size_of::<Event>() {
+                // SAFETY: the kernel wrote an `Event` (repr(C), plain data).
+                out.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<Event>()) });
+            }
+        }
+        out.len() - before
+    }
+
+    /// The name of a drop reason (`enum skb_drop_reason`), from BTF.
+    pub fn drop_reason(&self, reason: u32) -> String {
+        self.drop_reasons
+            .get(&reason)
+            .cloned()
+            .unwrap_or_else(|| reason.to_string())
+    }
+
+    /// Describes a namespace inode + ifindex as `namespace/device`.
+    pub fn device_name(&self, key: &DeviceKey) -> String {
+        if *key == DeviceKey::default() {
+            return "backlog".into();
+        }
+        self.devices
+            .iter()
+            .find(|d| d.netns_inum == key.netns_inum && d.ifindex == key.ifindex)
+            .map(|d| format!("{}/{}", d.namespace, d.name))
+            .unwrap_or_else(|| format!("netns {}/ifindex {}", key.netns_inum, key.ifindex))
+    }
+}
+
+/// tp_btf where it works, else raw_tp; classic tracepoints cannot carry the
+/// skb pointers every hook needs.
+fn choose_mechanism() -> Result<Mechanism> {
+    let checks = crate::capabilities::check_tracing();
+    for m in [Mechanism::TpBtf, Mechanism::RawTp] {
+        if checks
+            .iter()
+            .any(|c| c.usable && c.attach_type == m.attach_type())
+        {
+            return Ok(m);
+        }
+    }
+    let reasons: Vec<String> = checks
+        .iter()
+        .map(|c| format!("{}: {}", c.attach_type, c.reason))
+        .collect();
+    bail!(
+        "the profilers need tp_btf or raw_tp, and neither loads here ({})",
+        reasons.join("; ")
+    )
+}
+
+fn attach_hook(
+    ebpf: &mut Ebpf,
+    mechanism: Mechanism,
+    btf: Option<&Btf>,
+    tracepoint: &str,
+    btf_name: &str,
+    raw_name: &str,
+) -> Result<()> {
+    match mechanism {
+        Mechanism::TpBtf => {
+            let btf = btf.context("tp_btf needs the kernel's BTF")?;
+            let p: &mut BtfTracePoint = program(ebpf, btf_name)?;
+            p.load(tracepoint, btf)?;
+            p.attach()?;
+        }
+        Mechanism::RawTp => {
+            let p: &mut RawTracePoint = program(ebpf, raw_name)?;
+            p.load()?;
+            p.attach(tracepoint)?;
+        }
+        Mechanism::Tracepoint => bail!("the profilers need tp_btf or raw_tp"),
+    }
+    Ok(())
+}
