@@ -31,6 +31,9 @@ _prism() {
             prism,man)
                 cmd="prism__subcmd__man"
                 ;;
+            prism,stat)
+                cmd="prism__subcmd__stat"
+                ;;
             prism__subcmd__help,completions)
                 cmd="prism__subcmd__help__subcmd__completions"
                 ;;
@@ -45,6 +48,9 @@ _prism() {
                 ;;
             prism__subcmd__help,man)
                 cmd="prism__subcmd__help__subcmd__man"
+                ;;
+            prism__subcmd__help,stat)
+                cmd="prism__subcmd__help__subcmd__stat"
                 ;;
             prism__subcmd__help__subcmd__lab,down)
                 cmd="prism__subcmd__help__subcmd__lab__subcmd__down"
@@ -95,7 +101,7 @@ _prism() {
 
     case "${cmd}" in
         prism)
-            opts="-v -h -V --verbose --help --version doctor lab man completions help"
+            opts="-v -h -V --verbose --help --version doctor stat lab man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,7 +143,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help)
-            opts="doctor lab man completions help"
+            opts="doctor stat lab man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -263,6 +269,20 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__stat)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -497,6 +517,40 @@ _prism() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__stat)
+            opts="-v -h --interval --count --json --high --netns --vxlan-port --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --high)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vxlan-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

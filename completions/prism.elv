@@ -25,6 +25,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+            cand stat 'Show where packets wait: per-stage latency along the overlay path, per class'
             cand lab 'Build, inspect, load and remove the VXLAN overlay testbed'
             cand man 'Write man pages, one per command, into a directory'
             cand completions 'Print a shell completion script'
@@ -32,6 +33,18 @@ set edit:completion:arg-completer[prism] = {|@words|
         }
         &'prism;doctor'= {
             cand --json 'Print the report as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;stat'= {
+            cand --interval 'Time between reports (e.g. 1s, 500ms)'
+            cand --count 'Stop after this many reports (default: until Ctrl-C)'
+            cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
+            cand --netns 'Watch only this network namespace (repeatable); default: all'
+            cand --vxlan-port 'UDP port that marks VXLAN traffic'
+            cand --json 'Print one JSON object per interval instead of tables'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
@@ -120,12 +133,15 @@ set edit:completion:arg-completer[prism] = {|@words|
         }
         &'prism;help'= {
             cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+            cand stat 'Show where packets wait: per-stage latency along the overlay path, per class'
             cand lab 'Build, inspect, load and remove the VXLAN overlay testbed'
             cand man 'Write man pages, one per command, into a directory'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'prism;help;doctor'= {
+        }
+        &'prism;help;stat'= {
         }
         &'prism;help;lab'= {
             cand up 'Build the testbed (idempotent) and check container-to-container connectivity'

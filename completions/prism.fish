@@ -28,6 +28,7 @@ complete -c prism -n "__fish_prism_needs_command" -s v -l verbose -d 'More log o
 complete -c prism -n "__fish_prism_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c prism -n "__fish_prism_needs_command" -s V -l version -d 'Print version'
 complete -c prism -n "__fish_prism_needs_command" -f -a "doctor" -d 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+complete -c prism -n "__fish_prism_needs_command" -f -a "stat" -d 'Show where packets wait: per-stage latency along the overlay path, per class'
 complete -c prism -n "__fish_prism_needs_command" -f -a "lab" -d 'Build, inspect, load and remove the VXLAN overlay testbed'
 complete -c prism -n "__fish_prism_needs_command" -f -a "man" -d 'Write man pages, one per command, into a directory'
 complete -c prism -n "__fish_prism_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -35,6 +36,14 @@ complete -c prism -n "__fish_prism_needs_command" -f -a "help" -d 'Print this me
 complete -c prism -n "__fish_prism_using_subcommand doctor" -l json -d 'Print the report as JSON'
 complete -c prism -n "__fish_prism_using_subcommand doctor" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand stat" -l interval -d 'Time between reports (e.g. 1s, 500ms)' -r
+complete -c prism -n "__fish_prism_using_subcommand stat" -l count -d 'Stop after this many reports (default: until Ctrl-C)' -r
+complete -c prism -n "__fish_prism_using_subcommand stat" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
+complete -c prism -n "__fish_prism_using_subcommand stat" -l netns -d 'Watch only this network namespace (repeatable); default: all' -r
+complete -c prism -n "__fish_prism_using_subcommand stat" -l vxlan-port -d 'UDP port that marks VXLAN traffic' -r
+complete -c prism -n "__fish_prism_using_subcommand stat" -l json -d 'Print one JSON object per interval instead of tables'
+complete -c prism -n "__fish_prism_using_subcommand stat" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand stat" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
@@ -76,11 +85,12 @@ complete -c prism -n "__fish_prism_using_subcommand man" -s v -l verbose -d 'Mor
 complete -c prism -n "__fish_prism_using_subcommand man" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand completions" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor lab man completions help" -f -a "doctor" -d 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor lab man completions help" -f -a "lab" -d 'Build, inspect, load and remove the VXLAN overlay testbed'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor lab man completions help" -f -a "man" -d 'Write man pages, one per command, into a directory'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor lab man completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor lab man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat lab man completions help" -f -a "doctor" -d 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat lab man completions help" -f -a "stat" -d 'Show where packets wait: per-stage latency along the overlay path, per class'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat lab man completions help" -f -a "lab" -d 'Build, inspect, load and remove the VXLAN overlay testbed'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat lab man completions help" -f -a "man" -d 'Write man pages, one per command, into a directory'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat lab man completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat lab man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'

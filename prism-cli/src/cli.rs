@@ -62,6 +62,23 @@ namespace that is deleted afterwards. bpffs and tracefs are mounted if absent.")
         json: bool,
     },
 
+    /// Show where packets wait: per-stage latency along the overlay path, per class
+    #[command(after_help = "Examples:
+  sudo prism stat                                   all namespaces, every second
+  sudo prism stat --high udp port 7777 --count 5    the lab's prober as high priority
+  sudo prism stat --high tcp dport 11211 --high dscp ef --interval 5s
+  sudo prism stat --json --count 10 | jq '.stages[] | select(.class == \"high\")'
+
+Stages, receive: nic (underlay GRO and RPS backlog), vxlan (decap and the
+gro_cells queue), gro_cell (its GRO), bridge (bridge and veth transmit),
+backlog (per-CPU backlog), stack (IP and TCP/UDP), socket (until the
+application reads). Transmit: veth, backlog, bridge, encap, qdisc, wire.
+
+Rules (--high): tcp|udp, src|dst PREFIX or a bare PREFIX (either side), sport|dport|port
+N or N-M, dscp NAME|N. A packet is high priority when any rule matches its
+inner flow. Times are µs; a stage the host lacks the devices for is absent.")]
+    Stat(StatArgs),
+
     /// Build, inspect, load and remove the VXLAN overlay testbed
     #[command(subcommand)]
     Lab(LabCommand),
@@ -84,6 +101,82 @@ namespace that is deleted afterwards. bpffs and tracefs are mounted if absent.")
         /// bash, zsh, fish or elvish.
         shell: Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// Time between reports (e.g. 1s, 500ms).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// Stop after this many reports (default: until Ctrl-C).
+    #[arg(long)]
+    pub count: Option<u64>,
+
+    /// Print one JSON object per interval instead of tables.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    /// Watch only this network namespace (repeatable); default: all.
+    #[arg(long = "netns", value_name = "NAME")]
+    pub namespaces: Vec<String>,
+
+    /// UDP port that marks VXLAN traffic.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub vxlan_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleArgs {
+    /// A high-priority rule, e.g. `--high tcp dport 11211` (repeatable).
+    #[arg(long = "high", value_name = "RULE", num_args = 1.., action = ArgAction::Append)]
+    high: Vec<String>,
+
+    /// The words of each `--high`, one rule per occurrence (see [`parse`]).
+    #[arg(skip)]
+    rules: Vec<String>,
+}
+
+impl RuleArgs {
+    /// The rules, each the words after one `--high`.
+    pub fn texts(&self) -> &[String] {
+        &self.rules
+    }
+}
+
+/// Parses the command line. Like `Cli::try_parse`, but keeps each
+/// `--high`'s words together (clap's derive flattens repeated multi-word
+/// options), so `--high tcp dport 80 --high dscp ef` is two rules.
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches()?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let mut leaf = &matches;
+    while let Some((_, sub)) = leaf.subcommand() {
+        leaf = sub;
+    }
+    let groups: Vec<String> = match leaf.try_get_occurrences::<String>("high") {
+        Ok(Some(occurrences)) => occurrences
+            .map(|words| words.cloned().collect::<Vec<_>>().join(" "))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if let Some(rules) = cli.command.rule_args_mut() {
+        rules.rules = groups;
+    }
+    Ok(cli)
+}
+
+impl Command {
+    fn rule_args_mut(&mut self) -> Option<&mut RuleArgs> {
+        match self {
+            Command::Stat(args) => Some(&mut args.rules),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +318,23 @@ mod tests {
         assert_eq!(args.scenarios, Background::ALL);
         assert_eq!(args.duration, Duration::from_secs(10));
         assert_eq!(args.placement, Placement::SharedRx);
+    }
+
+    #[test]
+    fn each_high_is_one_rule() {
+        let matches = Cli::command()
+            .try_get_matches_from([
+                "prism", "stat", "--high", "tcp", "dport", "80", "--high", "dscp ef",
+            ])
+            .unwrap();
+        let sub = matches.subcommand_matches("stat").unwrap();
+        let groups: Vec<Vec<&String>> = sub
+            .get_occurrences::<String>("high")
+            .unwrap()
+            .map(Iterator::collect)
+            .collect();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].len(), 3);
     }
 
     #[test]

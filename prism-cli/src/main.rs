@@ -2,11 +2,10 @@
 
 mod cli;
 mod commands;
+mod signals;
 mod table;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 fn main() -> ExitCode {
     // Like other Unix tools, end quietly when the reader of our output goes
@@ -18,7 +17,7 @@ fn main() -> ExitCode {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };

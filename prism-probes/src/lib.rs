@@ -8,6 +8,7 @@ pub mod devices;
 pub mod histogram;
 pub mod offsets;
 pub mod packet_counter;
+pub mod report;
 pub mod snapshot;
 pub mod stages;
 pub mod symbols;

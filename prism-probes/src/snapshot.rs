@@ -59,6 +59,7 @@ pub const COUNTER_NAMES: [&str; counter::COUNT as usize] = [
     "unparsed",
     "events",
     "completed",
+    "partial",
 ];
 
 impl Counters {

@@ -2,7 +2,7 @@
 //! direction. The table here is what the eBPF programs look up.
 
 use prism_probes_common::points::{
-    MAX_STAGES, POINTS, STAGE_PASS, STAGE_TABLE_SIZE, event as ev, point, role as r,
+    MAX_STAGES, POINTS, STAGE_PASS, STAGE_TABLE_SIZE, event as ev, point, role as r, role_of,
 };
 use serde::Serialize;
 
@@ -212,6 +212,23 @@ const PASSES: [(u8, u8); 4] = [
     (point(ev::DEV_QUEUE, r::VXLAN), point(ev::XMIT, r::VXLAN)),
 ];
 
+impl Stage {
+    /// Whether the stage can occur on a host with devices of these roles:
+    /// both of its boundaries must be on a device that exists (the socket
+    /// always does). The others are reported as absent, not as zero.
+    pub fn present_with(self, roles: &[u8]) -> bool {
+        let has = |r: u8| r == role_of_socket() || roles.contains(&r);
+        BOUNDARIES
+            .iter()
+            .filter(|(_, _, s)| *s == self)
+            .any(|(from, to, _)| has(role_of(*from)) && has(role_of(*to)))
+    }
+}
+
+const fn role_of_socket() -> u8 {
+    r::SOCKET
+}
+
 /// The `STAGES` map's content: stage id per (from, to) point pair.
 pub fn stage_table() -> Vec<u8> {
     let mut table = vec![0u8; STAGE_TABLE_SIZE as usize];
@@ -242,6 +259,22 @@ mod tests {
         );
         let tx: Vec<&str> = Stage::of(Direction::Tx).map(Stage::name).collect();
         assert_eq!(tx, ["veth", "backlog", "bridge", "encap", "qdisc", "wire"]);
+    }
+
+    #[test]
+    fn stages_without_their_devices_are_absent() {
+        let container_only = [r::CONTAINER];
+        assert!(Stage::Stack.present_with(&container_only));
+        assert!(Stage::Socket.present_with(&container_only));
+        assert!(!Stage::Vxlan.present_with(&container_only));
+        let overlay = [r::UNDERLAY, r::VXLAN, r::BRIDGE, r::HOST_VETH, r::CONTAINER];
+        assert!(
+            Stage::ALL
+                .iter()
+                .filter(|s| **s != Stage::Other)
+                .all(|s| s.present_with(&overlay))
+        );
+        assert!(!Stage::Other.present_with(&overlay));
     }
 
     #[test]

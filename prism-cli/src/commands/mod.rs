@@ -3,6 +3,7 @@
 mod docs;
 mod doctor;
 mod lab;
+mod stat;
 
 use std::process::ExitCode;
 
@@ -14,6 +15,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Doctor { json } => doctor::run(json),
         Command::Lab(cmd) => lab::run(cmd),
+        Command::Stat(args) => stat::run(args),
         Command::Man { dir } => docs::man_pages(&dir),
         Command::Completions { shell } => docs::completions(shell),
     }

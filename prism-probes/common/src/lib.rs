@@ -178,7 +178,11 @@ pub mod counter {
     pub const EVENTS: u32 = 9;
     /// Journeys that ended with the application reading the packet.
     pub const COMPLETED: u32 = 10;
-    pub const COUNT: u32 = 11;
+    /// Journeys begun mid-path: clones, GSO segments, packets born inside
+    /// the path (e.g. the bridge's flood copies). Timed from where they
+    /// appear.
+    pub const PARTIAL: u32 = 11;
+    pub const COUNT: u32 = 12;
 }
 
 /// Names of the globals the loader sets.

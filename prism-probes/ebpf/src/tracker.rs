@@ -100,6 +100,9 @@ fn track(point: u8, skb: *const u8, may_start: bool) {
 fn start(point: u8, skb: *const u8, key: u64, now: u64) {
     count(counter::STARTED);
     count(counter::HITS);
+    if !is_journey_start(point) {
+        count(counter::PARTIAL);
+    }
     let sample = config().events_sample;
     let sampled = sample == 1 || (sample > 1 && unsafe { bpf_get_prandom_u32() } % sample == 0);
     let state = SkbState {

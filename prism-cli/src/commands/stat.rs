@@ -1,0 +1,194 @@
+//! `prism stat`: per-stage latency along the overlay path, per interval.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use prism_kernel::caps::{CapSet, require};
+use prism_probes::{
+    collector::{Collector, CollectorConfig},
+    histogram::Percentiles,
+    report::IntervalReport,
+    stages::Direction,
+    symbols::KernelSymbols,
+};
+use prism_rules::RuleSet;
+use serde::Serialize;
+
+use crate::{cli::StatArgs, signals, table::Table};
+
+pub fn run(args: StatArgs) -> Result<ExitCode> {
+    let rules = parse_rules(args.rules.texts())?;
+    require(
+        CapSet::current().can_trace(),
+        "prism stat",
+        "CAP_BPF and CAP_PERFMON (it loads tracing programs)",
+    )?;
+    signals::catch_stop()?;
+    let collector = Collector::attach(CollectorConfig {
+        rules,
+        namespaces: args.namespaces.clone(),
+        vxlan_port: args.vxlan_port,
+        ..Default::default()
+    })?;
+    describe(&collector);
+    let symbols = KernelSymbols::default();
+    let mut collector = collector;
+    let mut earlier = collector.snapshot()?;
+    let mut n = 0;
+    while args.count.is_none_or(|c| n < c) && signals::sleep(args.interval) {
+        n += 1;
+        // Containers come and go: keep the device map current.
+        collector.refresh_devices()?;
+        let later = collector.snapshot()?;
+        let report = IntervalReport::between(&collector, &symbols, &earlier, &later);
+        if args.json {
+            print_json_line(n, &collector, &report)?;
+        } else {
+            print_tables(n, &collector, &report);
+        }
+        earlier = later;
+    }
+    // Dropping the collector detaches every program.
+    drop(collector);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses `--high` rules with the rule's text in the error.
+pub fn parse_rules(texts: &[String]) -> Result<RuleSet> {
+    let mut set = RuleSet::default();
+    for text in texts {
+        let rule = text.parse().with_context(|| format!("bad rule '{text}'"))?;
+        set.add(rule)
+            .with_context(|| format!("bad rule '{text}'"))?;
+    }
+    Ok(set)
+}
+
+fn describe(c: &Collector) {
+    let namespaces: std::collections::BTreeSet<&str> =
+        c.devices().iter().map(|d| d.namespace.as_str()).collect();
+    let rules = if c.rules().is_empty() {
+        "none: every packet is low".to_string()
+    } else {
+        c.rules().to_string()
+    };
+    eprintln!(
+        "prism stat: {} ({} devices in {} namespaces), high-priority rules: {rules}; Ctrl-C to stop",
+        c.mechanism(),
+        c.devices().len(),
+        namespaces.len()
+    );
+    if c.devices().is_empty() {
+        eprintln!(
+            "prism stat: no overlay devices found (VXLAN, bridge, veth); only sockets can be timed"
+        );
+    }
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    interval: u64,
+    mechanism: String,
+    rules: &'a RuleSet,
+    #[serde(flatten)]
+    report: &'a IntervalReport,
+}
+
+fn print_json_line(n: u64, c: &Collector, report: &IntervalReport) -> Result<()> {
+    let line = JsonLine {
+        interval: n,
+        mechanism: c.mechanism().to_string(),
+        rules: c.rules(),
+        report,
+    };
+    println!("{}", serde_json::to_string(&line)?);
+    Ok(())
+}
+
+fn us(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+fn latency_cells(p: &Percentiles) -> Vec<String> {
+    if p.count == 0 {
+        return vec!["-".into(); 5];
+    }
+    vec![us(p.p50), us(p.p90), us(p.p99), us(p.p999), us(p.max)]
+}
+
+fn print_tables(n: u64, c: &Collector, r: &IntervalReport) {
+    println!("\n== interval {n} ({:.2} s, {})", r.seconds, c.mechanism());
+    for direction in [Direction::Rx, Direction::Tx] {
+        let title = format!("{} (µs)", direction.name().to_uppercase());
+        let mut t = Table::new(&[
+            &title, "CLASS", ">PACKETS", ">P50", ">P90", ">P99", ">P99.9", ">MAX",
+        ]);
+        for row in r.stages.iter().filter(|row| row.direction == direction) {
+            let mut cells = vec![row.stage.to_string(), row.class.name().to_string()];
+            if row.present {
+                cells.push(row.latency.count.to_string());
+                cells.extend(latency_cells(&row.latency));
+            } else {
+                cells.push("absent".into());
+            }
+            t.row(cells);
+        }
+        print!("{t}");
+    }
+    if let Some(other) = &r.other {
+        println!(
+            "unattributed transitions: {} (p50 {} µs)",
+            other.count,
+            us(other.p50)
+        );
+    }
+    let softirq: Vec<String> = r
+        .softirq
+        .iter()
+        .filter(|s| s.delay.count > 0)
+        .map(|s| {
+            format!(
+                "cpu{} p50 {} p99 {} max {}",
+                s.cpu,
+                us(s.delay.p50),
+                us(s.delay.p99),
+                us(s.delay.max)
+            )
+        })
+        .collect();
+    if !softirq.is_empty() {
+        println!("NET_RX softirq raise->run (µs): {}", softirq.join(" | "));
+    }
+    let mut napi: Vec<_> = r.napi.iter().collect();
+    napi.sort_by_key(|x| std::cmp::Reverse(x.packets));
+    let napi: Vec<String> = napi
+        .iter()
+        .take(6)
+        .map(|x| {
+            format!(
+                "{} {:.1}/poll, {:.0}% full",
+                x.device,
+                x.batch,
+                x.exhausted * 100.0
+            )
+        })
+        .collect();
+    if !napi.is_empty() {
+        println!("NAPI batches: {}", napi.join(" | "));
+    }
+    for d in &r.drops {
+        println!("drop: {} x{} at {}", d.reason, d.count, d.location);
+    }
+    let k = &r.counters;
+    use prism_probes_common::counter as i;
+    println!(
+        "tracked: {} journeys ({} begun mid-path), {} read by the application, {} merged by GRO, {} dropped, {} addresses reused, {} unattributed",
+        k.get(i::STARTED),
+        k.get(i::PARTIAL),
+        k.get(i::COMPLETED),
+        k.get(i::GRO_MERGED),
+        k.get(i::DROPPED),
+        k.get(i::RESTARTED),
+        k.get(i::UNMAPPED)
+    );
+}

@@ -1,0 +1,151 @@
+//! One interval of profiler output as users see it: per direction, stage
+//! and class, percentiles in µs, plus the context that explains queuing.
+//! Built from two snapshots; `prism stat` prints it, `--json` serializes it.
+
+use serde::Serialize;
+
+use crate::{
+    collector::Collector,
+    histogram::Percentiles,
+    snapshot::{Class, Counters, Snapshot},
+    stages::{Direction, Stage},
+    symbols::KernelSymbols,
+};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IntervalReport {
+    /// Seconds this interval covers.
+    pub seconds: f64,
+    pub stages: Vec<StageRow>,
+    /// Transitions that fit no stage, if any: time that is not lost, just
+    /// not attributed.
+    pub other: Option<Percentiles>,
+    pub softirq: Vec<SoftirqRow>,
+    pub napi: Vec<NapiRow>,
+    pub drops: Vec<DropRow>,
+    pub counters: Counters,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StageRow {
+    pub direction: Direction,
+    pub stage: &'static str,
+    pub class: Class,
+    /// False when this host lacks the devices the stage runs between.
+    pub present: bool,
+    /// Packets that completed the stage, and their times in µs.
+    pub latency: Percentiles,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SoftirqRow {
+    pub cpu: usize,
+    /// NET_RX raise -> softirq entry, µs.
+    pub delay: Percentiles,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NapiRow {
+    /// `namespace/device`, or `backlog` for the per-CPU backlog.
+    pub device: String,
+    pub polls: u64,
+    pub packets: u64,
+    /// Mean packets per poll.
+    pub batch: f64,
+    /// Share of polls that used their whole budget, 0..1.
+    pub exhausted: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DropRow {
+    pub reason: String,
+    /// The kernel function that dropped the packet, `name+0xoff`.
+    pub location: String,
+    pub count: u64,
+}
+
+/// How many drop sites a report lists.
+pub const TOP_DROPS: usize = 8;
+
+impl IntervalReport {
+    /// The report of what happened between `earlier` and `later`.
+    pub fn between(
+        collector: &Collector,
+        symbols: &KernelSymbols,
+        earlier: &Snapshot,
+        later: &Snapshot,
+    ) -> Self {
+        let d = later.since(earlier);
+        let roles: Vec<u8> = collector
+            .devices()
+            .iter()
+            .map(|dev| dev.role.id())
+            .collect();
+        let mut stages = Vec::new();
+        for direction in [Direction::Rx, Direction::Tx] {
+            for stage in Stage::of(direction) {
+                for class in Class::ALL {
+                    stages.push(StageRow {
+                        direction,
+                        stage: stage.name(),
+                        class,
+                        present: stage.present_with(&roles),
+                        latency: d.stage(stage, class).percentiles(),
+                    });
+                }
+            }
+        }
+        let mut other = d.stage(Stage::Other, Class::Low);
+        other.add(&d.stage(Stage::Other, Class::High));
+        let softirq = d
+            .softirq
+            .iter()
+            .enumerate()
+            .map(|(cpu, h)| SoftirqRow {
+                cpu,
+                delay: h.percentiles(),
+            })
+            .collect();
+        let napi = d
+            .napi
+            .iter()
+            .map(|(key, s)| NapiRow {
+                device: collector.device_name(key),
+                polls: s.polls,
+                packets: s.work,
+                batch: s.work as f64 / s.polls.max(1) as f64,
+                exhausted: s.exhausted as f64 / s.polls.max(1) as f64,
+            })
+            .collect();
+        let mut drops: Vec<_> = d.drops.iter().collect();
+        drops.sort_by_key(|(_, n)| std::cmp::Reverse(**n));
+        drops.truncate(TOP_DROPS);
+        let addrs: Vec<u64> = drops.iter().map(|(k, _)| k.location).collect();
+        let names = symbols.names(&addrs);
+        let drops = drops
+            .iter()
+            .zip(names)
+            .map(|((k, n), location)| DropRow {
+                reason: collector.drop_reason(k.reason),
+                location,
+                count: **n,
+            })
+            .collect();
+        Self {
+            seconds: later.at_ns.saturating_sub(earlier.at_ns) as f64 / 1e9,
+            stages,
+            other: (other.count > 0).then(|| other.percentiles()),
+            softirq,
+            napi,
+            drops,
+            counters: d.counters,
+        }
+    }
+
+    /// The row of one stage and class.
+    pub fn row(&self, direction: Direction, stage: &str, class: Class) -> Option<&StageRow> {
+        self.stages
+            .iter()
+            .find(|r| r.direction == direction && r.stage == stage && r.class == class)
+    }
+}

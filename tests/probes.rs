@@ -1,0 +1,273 @@
+//! The profilers on the lab with real traffic: every stage seen, counts
+//! that match what was sent, stage times that add up, and clean exits.
+
+mod support;
+
+use std::{
+    collections::BTreeMap,
+    io::{BufRead, BufReader},
+    process::{Child, Stdio},
+    time::Duration,
+};
+
+use prism_lab::{
+    Topology,
+    scenario::{self, Background, RunOptions},
+    state,
+    workload::prober::ProberConfig,
+};
+use prism_probes::{
+    collector::{Collector, CollectorConfig, EventSampling},
+    snapshot::Class,
+    stages::{Direction, Stage},
+};
+use prism_probes_common::{EVENT_FIRST, Event, points};
+use prism_rules::RuleSet;
+use serde_json::Value;
+use support::{Lab, bpf_program_ids, prism, programs_outlive};
+
+const PROBER_RULE: &str = "udp port 7777";
+
+fn topology(lab: &Lab) -> Topology {
+    Topology::new(state::load(&lab.name).unwrap().expect("lab state"))
+}
+
+fn options(duration_ms: u64, rate: u32) -> RunOptions {
+    RunOptions {
+        duration: Duration::from_millis(duration_ms),
+        warmup: Duration::from_millis(300),
+        prober: ProberConfig {
+            rate,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn collector(lab: &Lab, events: EventSampling) -> Collector {
+    let namespaces = lab.namespaces();
+    Collector::attach(CollectorConfig {
+        rules: RuleSet::parse(&[PROBER_RULE]).unwrap(),
+        namespaces,
+        events,
+        ..Default::default()
+    })
+    .expect("attach the profilers")
+}
+
+/// Starts `prism stat --json` on the lab and waits until it is attached.
+fn start_stat(lab: &Lab) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut args = vec![
+        "stat",
+        "--json",
+        "--interval",
+        "500ms",
+        "--high",
+        PROBER_RULE,
+    ];
+    let namespaces = lab.namespaces();
+    for ns in &namespaces {
+        args.extend(["--netns", ns.as_str()]);
+    }
+    let mut child = prism()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    assert!(banner.starts_with("prism stat: "), "{banner}");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    (child, stdout)
+}
+
+/// Stops `prism stat` with `signal` and returns its JSON lines.
+fn stop_stat(
+    mut child: Child,
+    stdout: BufReader<std::process::ChildStdout>,
+    signal: nix::sys::signal::Signal,
+) -> Vec<Value> {
+    let pid = child.id();
+    let programs = bpf_program_ids(pid);
+    assert!(
+        programs.len() >= 14,
+        "stat holds {} programs",
+        programs.len()
+    );
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "prism stat ended with {status} on {signal}"
+    );
+    assert!(
+        !programs_outlive(&programs),
+        "programs of prism stat outlived it"
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect()
+}
+
+/// Sums the packet counts of every interval per (direction, stage, class).
+fn totals(lines: &[Value]) -> BTreeMap<(String, String, String), u64> {
+    let mut sums = BTreeMap::new();
+    for line in lines {
+        for row in line["stages"].as_array().unwrap() {
+            assert_eq!(row["present"], true, "{row}");
+            let key = (
+                row["direction"].as_str().unwrap().to_string(),
+                row["stage"].as_str().unwrap().to_string(),
+                row["class"].as_str().unwrap().to_string(),
+            );
+            *sums.entry(key).or_default() += row["latency"]["count"].as_u64().unwrap();
+        }
+    }
+    sums
+}
+
+#[test]
+fn stat_sees_every_receive_stage_of_both_classes_under_tcp_load() {
+    let lab = Lab::up("stat");
+    let topo = topology(&lab);
+    let (child, stdout) = start_stat(&lab);
+    let run = scenario::run(&topo, Background::Tcp, &options(3000, 500)).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let lines = stop_stat(child, stdout, nix::sys::signal::Signal::SIGINT);
+    assert!(lines.len() >= 4, "{} intervals", lines.len());
+    let sums = totals(&lines);
+    for stage in Stage::of(Direction::Rx) {
+        for class in ["high", "low"] {
+            let n = sums[&(
+                "rx".to_string(),
+                stage.name().to_string(),
+                class.to_string(),
+            )];
+            assert!(
+                n > 0,
+                "receive stage {} saw no {class} packets",
+                stage.name()
+            );
+        }
+    }
+    // Each exchange crosses the receive path twice: request and reply.
+    let expected = 2 * run.sent;
+    let seen = sums[&("rx".into(), "nic".into(), "high".into())];
+    let off = (seen as f64 - expected as f64).abs() / expected as f64;
+    assert!(
+        off <= 0.05,
+        "high packets at nic: {seen}, prober exchanges: {} (lost {})",
+        run.sent,
+        run.lost
+    );
+}
+
+#[test]
+fn stat_detaches_on_sigterm() {
+    let lab = Lab::up("term");
+    let (child, stdout) = start_stat(&lab);
+    std::thread::sleep(Duration::from_millis(1200));
+    let lines = stop_stat(child, stdout, nix::sys::signal::Signal::SIGTERM);
+    assert!(!lines.is_empty());
+}
+
+/// A journey: the events of one packet, first hit first.
+fn journeys(events: &[Event]) -> Vec<Vec<Event>> {
+    let mut open: BTreeMap<u64, Vec<Event>> = BTreeMap::new();
+    let mut done = Vec::new();
+    for e in events {
+        if e.flags & EVENT_FIRST != 0
+            && let Some(j) = open.remove(&e.skb)
+        {
+            done.push(j);
+        }
+        open.entry(e.skb).or_default().push(*e);
+    }
+    done.extend(open.into_values());
+    done
+}
+
+#[test]
+fn every_packet_is_counted_at_every_stage_and_its_stages_add_up() {
+    let lab = Lab::up("sum");
+    let topo = topology(&lab);
+    let mut c = collector(&lab, EventSampling::All);
+    let before = c.snapshot().unwrap();
+    let run = scenario::run(&topo, Background::Idle, &options(1000, 300)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let after = c.snapshot().unwrap();
+    let mut events = Vec::new();
+    c.read_events(&mut events);
+    assert_eq!(run.lost, 0);
+    let delta = after.since(&before);
+    // The lab is quiet: every stage sees each request and each reply once.
+    for stage in Stage::ALL.into_iter().filter(|s| *s != Stage::Other) {
+        let n = delta.stage(stage, Class::High).count;
+        assert_eq!(
+            n,
+            2 * run.sent,
+            "stage {stage:?}: {n} packets for {} exchanges",
+            run.sent
+        );
+    }
+    let high: Vec<Vec<Event>> = journeys(&events)
+        .into_iter()
+        .filter(|j| j[0].class == Class::High.id())
+        .collect();
+    assert_eq!(high.len() as u64, 2 * run.sent);
+    let read = points::point(points::event::READ, points::role::SOCKET);
+    for j in &high {
+        let (first, last) = (j[0], j[j.len() - 1]);
+        assert_eq!(last.point, read, "journey ends at the application");
+        let sum: u64 = j.iter().map(|e| e.delta_ns).sum();
+        assert_eq!(
+            sum,
+            last.ts_ns - first.first_ns,
+            "stage times add up to the total"
+        );
+        let stages: Vec<Stage> = j[1..]
+            .iter()
+            .map(|e| Stage::from_id(e.stage).unwrap())
+            .collect();
+        let expected: Vec<Stage> = Stage::of(Direction::Tx)
+            .chain(Stage::of(Direction::Rx))
+            .collect();
+        assert_eq!(stages, expected);
+    }
+}
+
+#[test]
+fn high_class_stage_medians_grow_under_load() {
+    let lab = Lab::up("load");
+    let topo = topology(&lab);
+    let c = collector(&lab, EventSampling::Off);
+    let mut medians = Vec::new();
+    for background in [Background::Idle, Background::Udp] {
+        let before = c.snapshot().unwrap();
+        scenario::run(&topo, background, &options(2000, 500)).unwrap();
+        let d = c.snapshot().unwrap().since(&before);
+        let per_stage: Vec<(Stage, f64)> = Stage::of(Direction::Rx)
+            .map(|s| (s, d.stage(s, Class::High).percentiles().p50))
+            .collect();
+        medians.push(per_stage);
+    }
+    let sum = |m: &[(Stage, f64)]| m.iter().map(|(_, p)| p).sum::<f64>();
+    let (idle, loaded) = (sum(&medians[0]), sum(&medians[1]));
+    let growth: Vec<String> = medians[0]
+        .iter()
+        .zip(&medians[1])
+        .map(|((s, a), (_, b))| format!("{}: {a:.1} -> {b:.1} µs", s.name()))
+        .collect();
+    eprintln!(
+        "high-class receive medians, idle -> UDP load: {}",
+        growth.join(", ")
+    );
+    assert!(
+        loaded > idle,
+        "medians under load {loaded:.1} µs, idle {idle:.1} µs"
+    );
+}
