@@ -55,6 +55,9 @@ _prism() {
             prism__subcmd__help__subcmd__lab,down)
                 cmd="prism__subcmd__help__subcmd__lab__subcmd__down"
                 ;;
+            prism__subcmd__help__subcmd__lab,overhead)
+                cmd="prism__subcmd__help__subcmd__lab__subcmd__overhead"
+                ;;
             prism__subcmd__help__subcmd__lab,run)
                 cmd="prism__subcmd__help__subcmd__lab__subcmd__run"
                 ;;
@@ -70,6 +73,9 @@ _prism() {
             prism__subcmd__lab,help)
                 cmd="prism__subcmd__lab__subcmd__help"
                 ;;
+            prism__subcmd__lab,overhead)
+                cmd="prism__subcmd__lab__subcmd__overhead"
+                ;;
             prism__subcmd__lab,run)
                 cmd="prism__subcmd__lab__subcmd__run"
                 ;;
@@ -84,6 +90,9 @@ _prism() {
                 ;;
             prism__subcmd__lab__subcmd__help,help)
                 cmd="prism__subcmd__lab__subcmd__help__subcmd__help"
+                ;;
+            prism__subcmd__lab__subcmd__help,overhead)
+                cmd="prism__subcmd__lab__subcmd__help__subcmd__overhead"
                 ;;
             prism__subcmd__lab__subcmd__help,run)
                 cmd="prism__subcmd__lab__subcmd__help__subcmd__run"
@@ -199,7 +208,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help__subcmd__lab)
-            opts="up down status run"
+            opts="up down status run overhead"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -213,6 +222,20 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help__subcmd__lab__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__lab__subcmd__overhead)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -297,7 +320,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__lab)
-            opts="-v -h --verbose --help up down status run help"
+            opts="-v -h --verbose --help up down status run overhead help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -329,7 +352,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__lab__subcmd__help)
-            opts="up down status run help"
+            opts="up down status run overhead help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -357,6 +380,20 @@ _prism() {
             return 0
             ;;
         prism__subcmd__lab__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__lab__subcmd__help__subcmd__overhead)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -405,6 +442,32 @@ _prism() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__lab__subcmd__overhead)
+            opts="-v -h --name --rounds --duration --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rounds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -59,6 +59,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand down 'Remove the testbed, also after a half-failed `up`'
             cand status 'Show the testbed''s namespaces, devices, ifindexes, addresses and MACs'
             cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+            cand overhead 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'prism;lab;up'= {
@@ -102,11 +103,22 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'prism;lab;overhead'= {
+            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand --rounds 'Rounds of off/on pairs'
+            cand --duration 'How long each run measures'
+            cand --json 'Print the rounds and the figures as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'prism;lab;help'= {
             cand up 'Build the testbed (idempotent) and check container-to-container connectivity'
             cand down 'Remove the testbed, also after a half-failed `up`'
             cand status 'Show the testbed''s namespaces, devices, ifindexes, addresses and MACs'
             cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+            cand overhead 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'prism;lab;help;up'= {
@@ -116,6 +128,8 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;lab;help;status'= {
         }
         &'prism;lab;help;run'= {
+        }
+        &'prism;lab;help;overhead'= {
         }
         &'prism;lab;help;help'= {
         }
@@ -148,6 +162,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand down 'Remove the testbed, also after a half-failed `up`'
             cand status 'Show the testbed''s namespaces, devices, ifindexes, addresses and MACs'
             cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+            cand overhead 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
         }
         &'prism;help;lab;up'= {
         }
@@ -156,6 +171,8 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;help;lab;status'= {
         }
         &'prism;help;lab;run'= {
+        }
+        &'prism;help;lab;overhead'= {
         }
         &'prism;help;man'= {
         }

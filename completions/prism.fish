@@ -44,13 +44,14 @@ complete -c prism -n "__fish_prism_using_subcommand stat" -l vxlan-port -d 'UDP 
 complete -c prism -n "__fish_prism_using_subcommand stat" -l json -d 'Print one JSON object per interval instead of tables'
 complete -c prism -n "__fish_prism_using_subcommand stat" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand stat" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "overhead" -d 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l vni -d 'VXLAN network identifier' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l port -d 'VXLAN UDP port' -r
@@ -76,10 +77,17 @@ complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcomm
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l json -d 'Print every run and the medians as JSON'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -l rounds -d 'Rounds of off/on pairs' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -l duration -d 'How long each run measures' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -l json -d 'Print the rounds and the figures as JSON'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "overhead" -d 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c prism -n "__fish_prism_using_subcommand man" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand man" -s h -l help -d 'Print help'
@@ -95,3 +103,4 @@ complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcom
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "overhead" -d 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'

@@ -242,6 +242,36 @@ NIC ring, gro_cells and backlog of CPU 1. one-cpu runs everything on CPU 0 with
 RPS off; there a veth delivers inside the sender's softirq, so the tail is
 mostly CPU scheduling.")]
     Run(RunArgs),
+
+    /// Measure what the profilers cost: bulk throughput with and without them, and time per hit
+    #[command(after_help = "Examples:
+  sudo prism lab overhead
+  sudo prism lab overhead --rounds 5 --duration 5s --json
+
+Runs the tcp scenario (with the prober) in alternating rounds, profilers off
+and on (all of prism stat's programs, prober marked high), and reports the
+median throughput ratio. With the profilers on it turns on the kernel's BPF
+run-time statistics (BPF_ENABLE_STATS) and reports each program's runs and
+mean cost per run.")]
+    Overhead(OverheadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OverheadArgs {
+    #[command(flatten)]
+    pub lab: LabName,
+
+    /// Rounds of off/on pairs.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+
+    /// How long each run measures.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// Print the rounds and the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

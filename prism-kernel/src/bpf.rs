@@ -16,3 +16,10 @@ where
         .ok_or_else(|| anyhow!("program {name} is missing from the eBPF object"))?;
     Ok(p.try_into()?)
 }
+
+/// Turns on the kernel's per-program run-time statistics (BPF_ENABLE_STATS)
+/// for as long as the returned descriptor is open; they cost a little on
+/// every program run, so keep it only while measuring.
+pub fn enable_run_time_stats() -> Result<std::os::fd::OwnedFd> {
+    Ok(aya::sys::enable_stats(aya::sys::Stats::RunTime)?)
+}

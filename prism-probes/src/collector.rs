@@ -5,16 +5,17 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use aya::{
     Btf, Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
-    programs::{BtfTracePoint, RawTracePoint},
+    maps::{Array, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
+    programs::BtfTracePoint,
 };
 use prism_kernel::{bpf::program, btf::KernelBtf};
 use prism_probes_common::{
-    CLASSES, DeviceInfo, DeviceKey, DropKey, Event, Hist, KERNEL_OFFSETS_GLOBAL, NapiStats,
-    PROBE_CONFIG_GLOBAL, ProbeConfig, counter, points::STAGE_TABLE_SIZE,
+    CLASSES, DEVICE_SLOTS, DEVICE_WAYS, DeviceEntry, DeviceKey, DeviceSlot, DropKey, Event, Hist,
+    KERNEL_OFFSETS_GLOBAL, NapiStats, PROBE_CONFIG_GLOBAL, ProbeConfig, counter,
+    points::STAGE_TABLE_SIZE,
 };
 use prism_rules::{Rule, RuleSet};
 
@@ -56,8 +57,6 @@ pub struct CollectorConfig {
     /// Namespace labels to watch (see `prism_kernel::netns::all`); empty: all.
     pub namespaces: Vec<String>,
     pub events: EventSampling,
-    /// None: the best mechanism this kernel allows.
-    pub mechanism: Option<Mechanism>,
     pub vxlan_port: u16,
 }
 
@@ -67,37 +66,34 @@ impl Default for CollectorConfig {
             rules: RuleSet::default(),
             namespaces: Vec::new(),
             events: EventSampling::Off,
-            mechanism: None,
             vxlan_port: 4789,
         }
     }
 }
 
-/// Tracepoints and the programs (tp_btf, raw_tp) that serve them.
-const HOOKS: [(&str, &str, &str); 14] = [
-    (
-        "napi_gro_receive_entry",
-        "prism_b_gro_entry",
-        "prism_r_gro_entry",
-    ),
-    (
-        "napi_gro_receive_exit",
-        "prism_b_gro_exit",
-        "prism_r_gro_exit",
-    ),
-    ("netif_receive_skb", "prism_b_rcv", "prism_r_rcv"),
-    ("netif_rx", "prism_b_netif_rx", "prism_r_netif_rx"),
-    ("net_dev_queue", "prism_b_dev_queue", "prism_r_dev_queue"),
-    ("net_dev_start_xmit", "prism_b_xmit", "prism_r_xmit"),
-    ("sk_data_ready", "prism_b_data_ready", "prism_r_data_ready"),
-    ("skb_copy_datagram_iovec", "prism_b_read", "prism_r_read"),
-    ("sock_recv_length", "prism_b_recv_len", "prism_r_recv_len"),
-    ("consume_skb", "prism_b_consume", "prism_r_consume"),
-    ("kfree_skb", "prism_b_kfree", "prism_r_kfree"),
-    ("softirq_raise", "prism_b_sirq_raise", "prism_r_sirq_raise"),
-    ("softirq_entry", "prism_b_sirq_entry", "prism_r_sirq_entry"),
-    ("napi_poll", "prism_b_napi_poll", "prism_r_napi_poll"),
+/// Tracepoints and the programs that serve them.
+const HOOKS: [(&str, &str); 12] = [
+    ("napi_gro_receive_entry", "prism_gro_entry"),
+    ("netif_receive_skb", "prism_rcv"),
+    ("netif_rx", "prism_netif_rx"),
+    ("net_dev_queue", "prism_dev_queue"),
+    ("sk_data_ready", "prism_data_ready"),
+    ("skb_copy_datagram_iovec", "prism_read"),
+    ("sock_recv_length", "prism_recv_len"),
+    ("consume_skb", "prism_consume"),
+    ("kfree_skb", "prism_kfree"),
+    ("softirq_raise", "prism_sirq_raise"),
+    ("softirq_entry", "prism_sirq_entry"),
+    ("napi_poll", "prism_napi_poll"),
 ];
+
+/// What one program has cost so far.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProgramStats {
+    pub name: String,
+    pub runs: u64,
+    pub run_time_ns: u64,
+}
 
 /// Attached profilers.
 pub struct Collector {
@@ -118,8 +114,6 @@ impl Collector {
         let probe = ProbeConfig {
             vxlan_port: config.vxlan_port,
             events_sample: config.events.config_value(),
-            gro_merged: btf.enum_value("gro_result", "GRO_MERGED")?,
-            gro_merged_free: btf.enum_value("gro_result", "GRO_MERGED_FREE")?,
             ..Default::default()
         };
         let drop_reasons = btf
@@ -130,26 +124,21 @@ impl Collector {
                     .collect()
             })
             .unwrap_or_default();
-        let mechanism = match config.mechanism {
-            Some(m) => m,
-            None => choose_mechanism()?,
-        };
+        let mechanism = Mechanism::TpBtf;
         let mut ebpf = EbpfLoader::new()
             .override_global(KERNEL_OFFSETS_GLOBAL, &kernel, true)
             .override_global(PROBE_CONFIG_GLOBAL, &probe, true)
             .load(crate::object())
             .context("load the profiler programs")?;
-        let aya_btf = Btf::from_sys_fs().ok();
-        for (tracepoint, btf_name, raw_name) in HOOKS {
-            attach_hook(
-                &mut ebpf,
-                mechanism,
-                aya_btf.as_ref(),
-                tracepoint,
-                btf_name,
-                raw_name,
-            )
-            .with_context(|| format!("attach to tracepoint {tracepoint} ({mechanism})"))?;
+        let aya_btf = Btf::from_sys_fs().context("the profilers need the kernel's BTF (tp_btf)")?;
+        for (tracepoint, name) in HOOKS {
+            let mut attach = || -> Result<()> {
+                let p: &mut BtfTracePoint = program(&mut ebpf, name)?;
+                p.load(tracepoint, &aya_btf)?;
+                p.attach()?;
+                Ok(())
+            };
+            attach().with_context(|| format!("attach to tracepoint {tracepoint} (tp_btf)"))?;
         }
         let events = match config.events {
             EventSampling::Off => None,
@@ -232,32 +221,28 @@ impl Collector {
         if same {
             return Ok(false);
         }
-        let mut map: HashMap<_, DeviceKey, DeviceInfo> =
-            HashMap::try_from(self.map_mut("DEVICES")?)?;
-        let old: Vec<DeviceKey> = map.keys().filter_map(Result::ok).collect();
-        for k in old {
-            let _ = map.remove(&k);
-        }
+        let mut slots = vec![DeviceSlot::default(); DEVICE_SLOTS as usize];
         for d in &found {
-            let info = DeviceInfo {
-                role: d.role.id(),
-                _pad: [0; 3],
+            let slot = &mut slots[(d.ifindex % DEVICE_SLOTS) as usize];
+            let Some(free) = slot.entries.iter_mut().find(|e| e.role == 0) else {
+                log::warn!(
+                    "more than {DEVICE_WAYS} watched devices share ifindex {} modulo {DEVICE_SLOTS}; not following {}/{}",
+                    d.ifindex,
+                    d.namespace,
+                    d.name
+                );
+                continue;
             };
-            map.insert(
-                DeviceKey {
-                    netns_inum: d.netns_inum,
-                    ifindex: d.ifindex,
-                },
-                info,
-                0,
-            )?;
+            *free = DeviceEntry {
+                netns_inum: d.netns_inum,
+                ifindex: d.ifindex,
+                role: d.role.id(),
+                _pad: [0; 7],
+            };
         }
-        // Forget learned net_device roles: pointers may now mean other devices.
-        let mut cache: HashMap<_, u64, DeviceInfo> =
-            HashMap::try_from(self.map_mut("DEVICE_CACHE")?)?;
-        let cached: Vec<u64> = cache.keys().filter_map(Result::ok).collect();
-        for k in cached {
-            let _ = cache.remove(&k);
+        let mut table: Array<_, DeviceSlot> = Array::try_from(self.map_mut("DEVICE_TABLE")?)?;
+        for (i, slot) in slots.into_iter().enumerate() {
+            table.set(i as u32, slot, 0)?;
         }
         self.devices = found;
         Ok(true)
@@ -337,6 +322,22 @@ impl Collector {
         out.len() - before
     }
 
+    /// Run counts and total run time of each attached program, as the kernel
+    /// keeps them while BPF_ENABLE_STATS is on (see `aya::sys::enable_stats`).
+    pub fn program_stats(&self) -> Vec<ProgramStats> {
+        self.ebpf
+            .programs()
+            .filter_map(|(name, p)| {
+                let info = p.info().ok()?;
+                Some(ProgramStats {
+                    name: name.to_string(),
+                    runs: info.run_count(),
+                    run_time_ns: info.run_time().as_nanos() as u64,
+                })
+            })
+            .collect()
+    }
+
     /// The name of a drop reason (`enum skb_drop_reason`), from BTF.
     pub fn drop_reason(&self, reason: u32) -> String {
         self.drop_reasons
@@ -356,51 +357,4 @@ impl Collector {
             .map(|d| format!("{}/{}", d.namespace, d.name))
             .unwrap_or_else(|| format!("netns {}/ifindex {}", key.netns_inum, key.ifindex))
     }
-}
-
-/// tp_btf where it works, else raw_tp; classic tracepoints cannot carry the
-/// skb pointers every hook needs.
-fn choose_mechanism() -> Result<Mechanism> {
-    let checks = crate::capabilities::check_tracing();
-    for m in [Mechanism::TpBtf, Mechanism::RawTp] {
-        if checks
-            .iter()
-            .any(|c| c.usable && c.attach_type == m.attach_type())
-        {
-            return Ok(m);
-        }
-    }
-    let reasons: Vec<String> = checks
-        .iter()
-        .map(|c| format!("{}: {}", c.attach_type, c.reason))
-        .collect();
-    bail!(
-        "the profilers need tp_btf or raw_tp, and neither loads here ({})",
-        reasons.join("; ")
-    )
-}
-
-fn attach_hook(
-    ebpf: &mut Ebpf,
-    mechanism: Mechanism,
-    btf: Option<&Btf>,
-    tracepoint: &str,
-    btf_name: &str,
-    raw_name: &str,
-) -> Result<()> {
-    match mechanism {
-        Mechanism::TpBtf => {
-            let btf = btf.context("tp_btf needs the kernel's BTF")?;
-            let p: &mut BtfTracePoint = program(ebpf, btf_name)?;
-            p.load(tracepoint, btf)?;
-            p.attach()?;
-        }
-        Mechanism::RawTp => {
-            let p: &mut RawTracePoint = program(ebpf, raw_name)?;
-            p.load()?;
-            p.attach(tracepoint)?;
-        }
-        Mechanism::Tracepoint => bail!("the profilers need tp_btf or raw_tp"),
-    }
-    Ok(())
 }

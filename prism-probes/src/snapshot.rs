@@ -59,7 +59,7 @@ pub const COUNTER_NAMES: [&str; counter::COUNT as usize] = [
     "unparsed",
     "events",
     "completed",
-    "partial",
+    "evicted",
 ];
 
 impl Counters {

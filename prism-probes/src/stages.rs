@@ -54,14 +54,14 @@ pub enum Stage {
     TxBridge,
     /// VXLAN transmit -> underlay queue: encapsulation, IP output.
     Encap,
-    /// Underlay queue -> driver: the qdisc.
-    Qdisc,
-    /// Driver -> the peer's GRO entry: the NIC ring (a veth wire in the lab).
+    /// Underlay queue -> the peer's GRO entry: qdisc, driver and the NIC
+    /// ring (a veth wire in the lab). One stage, because the tracepoint
+    /// between qdisc and driver fires for every bulk segment (see hooks.rs).
     Wire,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 14] = [
+    pub const ALL: [Stage; 13] = [
         Self::Other,
         Self::Nic,
         Self::Vxlan,
@@ -74,7 +74,6 @@ impl Stage {
         Self::TxBacklog,
         Self::TxBridge,
         Self::Encap,
-        Self::Qdisc,
         Self::Wire,
     ];
 
@@ -101,7 +100,6 @@ impl Stage {
             Self::TxBacklog => "backlog",
             Self::TxBridge => "bridge",
             Self::Encap => "encap",
-            Self::Qdisc => "qdisc",
             Self::Wire => "wire",
         }
     }
@@ -132,7 +130,7 @@ impl Stage {
 const _: () = assert!(Stage::ALL.len() <= MAX_STAGES as usize);
 
 /// Boundaries: (from point, to point, stage).
-const BOUNDARIES: [(u8, u8, Stage); 13] = [
+const BOUNDARIES: [(u8, u8, Stage); 12] = [
     (
         point(ev::GRO_ENTRY, r::UNDERLAY),
         point(ev::RCV, r::UNDERLAY),
@@ -190,26 +188,15 @@ const BOUNDARIES: [(u8, u8, Stage); 13] = [
     ),
     (
         point(ev::DEV_QUEUE, r::UNDERLAY),
-        point(ev::XMIT, r::UNDERLAY),
-        Stage::Qdisc,
-    ),
-    (
-        point(ev::XMIT, r::UNDERLAY),
         point(ev::GRO_ENTRY, r::UNDERLAY),
         Stage::Wire,
     ),
 ];
 
 /// Points inside a stage: (stage's start, point to pass over).
-const PASSES: [(u8, u8); 4] = [
-    // The bridge hands the packet to the host veth's qdisc and driver.
+const PASSES: [(u8, u8); 1] = [
+    // The bridge hands the packet to the host veth's queue on its way.
     (point(ev::RCV, r::VXLAN), point(ev::DEV_QUEUE, r::HOST_VETH)),
-    (point(ev::RCV, r::VXLAN), point(ev::XMIT, r::HOST_VETH)),
-    (
-        point(ev::DEV_QUEUE, r::CONTAINER),
-        point(ev::XMIT, r::CONTAINER),
-    ),
-    (point(ev::DEV_QUEUE, r::VXLAN), point(ev::XMIT, r::VXLAN)),
 ];
 
 impl Stage {
@@ -258,7 +245,7 @@ mod tests {
             ]
         );
         let tx: Vec<&str> = Stage::of(Direction::Tx).map(Stage::name).collect();
-        assert_eq!(tx, ["veth", "backlog", "bridge", "encap", "qdisc", "wire"]);
+        assert_eq!(tx, ["veth", "backlog", "bridge", "encap", "wire"]);
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub fn run(cmd: LabCommand) -> Result<ExitCode> {
         LabCommand::Down { lab } => down(&lab.name),
         LabCommand::Status { lab, json } => show_status(&lab.name, json),
         LabCommand::Run(args) => run_scenarios(args),
+        LabCommand::Overhead(args) => super::overhead::run(args),
     }?;
     Ok(ExitCode::SUCCESS)
 }
@@ -65,7 +66,7 @@ fn down(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn lab_status(name: &str) -> Result<LabStatus> {
+pub(super) fn lab_status(name: &str) -> Result<LabStatus> {
     match status::status(name)? {
         Some(s) => Ok(s),
         None => {

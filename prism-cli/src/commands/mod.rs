@@ -3,6 +3,7 @@
 mod docs;
 mod doctor;
 mod lab;
+mod overhead;
 mod stat;
 
 use std::process::ExitCode;

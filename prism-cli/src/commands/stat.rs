@@ -182,9 +182,8 @@ fn print_tables(n: u64, c: &Collector, r: &IntervalReport) {
     let k = &r.counters;
     use prism_probes_common::counter as i;
     println!(
-        "tracked: {} journeys ({} begun mid-path), {} read by the application, {} merged by GRO, {} dropped, {} addresses reused, {} unattributed",
+        "tracked: {} journeys, {} read by the application, {} merged by GRO, {} dropped, {} addresses reused, {} unattributed",
         k.get(i::STARTED),
-        k.get(i::PARTIAL),
         k.get(i::COMPLETED),
         k.get(i::GRO_MERGED),
         k.get(i::DROPPED),

@@ -54,9 +54,6 @@ pub struct ProbeConfig {
     pub events_sample: u32,
     /// A gap longer than this ends a journey: the skb address was reused.
     pub stale_ns: u64,
-    /// `enum gro_result` values meaning "merged into another skb".
-    pub gro_merged: u32,
-    pub gro_merged_free: u32,
 }
 
 impl Default for ProbeConfig {
@@ -66,8 +63,6 @@ impl Default for ProbeConfig {
             _pad: 0,
             events_sample: 0,
             stale_ns: 1_000_000_000,
-            gro_merged: 0,
-            gro_merged_free: 1,
         }
     }
 }
@@ -80,16 +75,52 @@ pub struct DeviceKey {
     pub ifindex: u32,
 }
 
-/// What the profiler knows of a tracked device.
+/// One tracked device in the device table.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DeviceInfo {
-    /// One of [`points::role`].
+pub struct DeviceEntry {
+    pub netns_inum: u32,
+    pub ifindex: u32,
+    /// One of [`points::role`]; 0 marks a free entry.
     pub role: u8,
-    pub _pad: [u8; 3],
+    pub _pad: [u8; 7],
 }
 
-/// Where one skb is on its journey (the `SKBS` LRU map, keyed by address).
+/// Devices whose `ifindex % DEVICE_SLOTS` is this slot's index. An array
+/// (which the verifier inlines) with a few ways per slot instead of a hash
+/// map: a device lookup on every hit then costs a few loads.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceSlot {
+    pub entries: [DeviceEntry; DEVICE_WAYS],
+}
+
+pub const DEVICE_SLOTS: u32 = 1024;
+pub const DEVICE_WAYS: usize = 8;
+
+/// One slot of the `SKBS` table: a packet on its journey, by skb address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SkbSlot {
+    /// The skb's address; 0 marks a free slot.
+    pub skb: u64,
+    pub state: SkbState,
+}
+
+/// Slots of the `SKBS` table, a power of two. A direct-mapped array rather
+/// than a hash map: finding a packet is an address hash and one inlined
+/// array access, with no locks. Two live packets that hash alike evict one
+/// another (counted); with far fewer packets in flight than slots, rarely.
+pub const SKB_SLOTS: u32 = 1 << 16;
+
+/// The slot of an skb address: the bits that differ between sk_buffs (the
+/// slab packs them a few hundred bytes apart), folded.
+#[inline(always)]
+pub const fn skb_slot(skb: u64) -> u32 {
+    (((skb >> 8) ^ (skb >> 24)) as u32) & (SKB_SLOTS - 1)
+}
+
+/// Where one skb is on its journey.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SkbState {
@@ -105,6 +136,9 @@ pub struct SkbState {
 
 pub const CLASS_LOW: u8 = 0;
 pub const CLASS_HIGH: u8 = 1;
+/// A packet that entered GRO and is not classified yet: GRO may still merge
+/// it into another, and then it was never worth classifying.
+pub const CLASS_PENDING: u8 = 0xff;
 pub const CLASSES: usize = 2;
 
 /// One stage boundary crossed by one packet (the `EVENTS` ring buffer).
@@ -162,9 +196,13 @@ pub mod counter {
     /// A tracked address came back at a journey start, or after the stale
     /// limit: the skb was freed without a trace event and reused.
     pub const RESTARTED: u32 = 2;
-    /// skbs merged into another by GRO: their journey ends there.
+    /// Packets that entered GRO and never left it on their own: merged
+    /// into another packet (or dropped there). Counted when their slot is
+    /// taken again.
     pub const GRO_MERGED: u32 = 3;
-    /// Consecutive boundaries with no stage defined between them.
+    /// A packet on a journey turned up where no stage leads: a topology
+    /// Prism does not know, or an address freed untraced and reused. The
+    /// journey ends there (and restarts if this is a journey start).
     pub const UNMAPPED: u32 = 4;
     /// Tracked skbs consumed normally.
     pub const CONSUMED: u32 = 5;
@@ -178,10 +216,8 @@ pub mod counter {
     pub const EVENTS: u32 = 9;
     /// Journeys that ended with the application reading the packet.
     pub const COMPLETED: u32 = 10;
-    /// Journeys begun mid-path: clones, GSO segments, packets born inside
-    /// the path (e.g. the bridge's flood copies). Timed from where they
-    /// appear.
-    pub const PARTIAL: u32 = 11;
+    /// Journeys lost because another packet took their slot.
+    pub const EVICTED: u32 = 11;
     pub const COUNT: u32 = 12;
 }
 
@@ -198,8 +234,9 @@ mod pod {
     unsafe impl aya::Pod for super::TracepointOffsets {}
     unsafe impl aya::Pod for super::ProbeConfig {}
     unsafe impl aya::Pod for super::DeviceKey {}
-    unsafe impl aya::Pod for super::DeviceInfo {}
+    unsafe impl aya::Pod for super::DeviceSlot {}
     unsafe impl aya::Pod for super::SkbState {}
+    unsafe impl aya::Pod for super::SkbSlot {}
     unsafe impl aya::Pod for super::Event {}
     unsafe impl aya::Pod for super::NapiStats {}
     unsafe impl aya::Pod for super::DropKey {}

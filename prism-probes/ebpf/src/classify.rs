@@ -70,7 +70,8 @@ extern "C" fn match_rule(i: u32, found: *mut c_void) -> i64 {
 }
 
 /// Fills `flow` with the packet's inner flow: through VXLAN when the outer
-/// packet is UDP to the VXLAN port.
+/// packet is UDP to the VXLAN port. `skb` may be an address kept in a map
+/// (a journey that starts after GRO), so this reads with probe helpers.
 #[inline(always)]
 fn parse_flow(skb: *const u8, flow: &mut FlowKey) -> bool {
     let off = offsets();

@@ -5,8 +5,8 @@ use aya_ebpf::helpers::bpf_ktime_get_ns;
 use prism_probes_common::{DeviceKey, DropKey, NapiStats};
 
 use crate::{
-    kernel::{config, offsets, read},
-    maps::{DROPS, GRO_PENDING, NAPI, SOFTIRQ_DELAY, SOFTIRQ_RAISED},
+    kernel::{field, offsets},
+    maps::{DROPS, NAPI, SOFTIRQ_DELAY, SOFTIRQ_RAISED},
 };
 
 /// `NET_RX_SOFTIRQ` in the kernel's softirq enum: stable ABI, it appears in
@@ -49,14 +49,15 @@ pub fn softirq_entered(vec: u32) {
 pub fn napi_polled(napi: *const u8, work: u32, budget: u32) {
     let off = offsets();
     // The per-CPU backlog's NAPI has no device: it is key {0, 0}.
-    let key = match read::<*const u8>(napi, off.napi_dev) {
-        Some(dev) if !dev.is_null() => DeviceKey {
-            ifindex: read(dev, off.netdev_ifindex).unwrap_or(0),
-            netns_inum: read::<*const u8>(dev, off.netdev_net)
-                .and_then(|net| read(net, off.net_inum))
-                .unwrap_or(0),
-        },
-        _ => DeviceKey::default(),
+    let dev: *const u8 = field(napi, off.napi_dev);
+    let key = if dev.is_null() {
+        DeviceKey::default()
+    } else {
+        let net: *const u8 = field(dev, off.netdev_net);
+        DeviceKey {
+            ifindex: field(dev, off.netdev_ifindex),
+            netns_inum: field(net, off.net_inum),
+        }
     };
     let stats = match NAPI.get_ptr_mut(&key) {
         Some(s) => s,
@@ -97,21 +98,4 @@ pub fn dropped(location: u64, reason: u32) {
             let _ = DROPS.insert(&key, &1, 0);
         }
     }
-}
-
-#[inline(always)]
-pub fn gro_entered(skb: u64) {
-    if let Some(p) = GRO_PENDING.get_ptr_mut(0) {
-        unsafe { *p = skb }
-    }
-}
-
-/// The skb GRO just took, if GRO merged it into another.
-#[inline(always)]
-pub fn gro_merged(result: u32) -> Option<u64> {
-    let cfg = config();
-    if result != cfg.gro_merged && result != cfg.gro_merged_free {
-        return None;
-    }
-    GRO_PENDING.get(0).copied().filter(|&skb| skb != 0)
 }

@@ -29,8 +29,6 @@ static PROBE_CONFIG: ProbeConfig = ProbeConfig {
     _pad: 0,
     events_sample: 0,
     stale_ns: 1_000_000_000,
-    gro_merged: 0,
-    gro_merged_free: 1,
 };
 
 /// The offsets as the loader set them. The volatile read stops the compiler
@@ -50,7 +48,28 @@ pub fn config() -> ProbeConfig {
     unsafe { core::ptr::read_volatile(&PROBE_CONFIG) }
 }
 
-/// Reads a `T` at `base + offset` in kernel memory.
+/// Loads the member at `offset` of a BTF-typed kernel pointer (a tracepoint
+/// argument, or a pointer loaded from one). The offsets come from frozen
+/// read-only globals, so the verifier knows them and checks the access
+/// against the kernel's BTF; a faulting load yields 0 instead of an oops.
+/// A plain load: several times cheaper than `bpf_probe_read_kernel`.
+#[inline(always)]
+pub fn field<T: Copy>(base: *const u8, offset: u32) -> T {
+    unsafe { core::ptr::read_volatile(base.wrapping_add(offset as usize).cast::<T>()) }
+}
+
+/// The address a BTF-typed pointer holds, as a plain number (a map key,
+/// a hash input). The verifier allows no arithmetic on such pointers, nor
+/// partial reads of one spilled to the stack; copying the spilled value
+/// with `bpf_probe_read_kernel` yields a plain scalar (one helper call).
+#[inline(always)]
+pub fn addr_of(p: *const u8) -> u64 {
+    let spilled: u64 = p as u64;
+    unsafe { bpf_probe_read_kernel(&spilled as *const u64) }.unwrap_or(0)
+}
+
+/// Reads a `T` at `base + offset` in kernel memory that BTF does not type
+/// (packet bytes), through `bpf_probe_read_kernel`.
 #[inline(always)]
 pub fn read<T>(base: *const u8, offset: u32) -> Option<T> {
     unsafe { bpf_probe_read_kernel(base.wrapping_add(offset as usize).cast::<T>()).ok() }

@@ -2,31 +2,26 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use prism_probes_common::{
-    DeviceInfo, DeviceKey, DropKey, Hist, NapiStats, SkbState, counter,
+    DEVICE_SLOTS, DeviceKey, DeviceSlot, DropKey, Hist, NapiStats, SKB_SLOTS, SkbSlot, counter,
     points::{MAX_STAGES, STAGE_TABLE_SIZE},
 };
 use prism_rules::{FlowKey, MAX_RULES, Rule};
 
-/// Devices on the overlay path and their roles, from userspace.
+/// Devices on the overlay path and their roles, from userspace, by
+/// `ifindex % DEVICE_SLOTS`.
 #[map]
-pub static DEVICES: HashMap<DeviceKey, DeviceInfo> = HashMap::with_max_entries(4096, 0);
-
-/// `net_device` address -> role, learned on first sight (negative entries
-/// too), so most hits cost one lookup instead of four reads. Userspace
-/// clears it whenever it changes `DEVICES`.
-#[map]
-pub static DEVICE_CACHE: LruHashMap<u64, DeviceInfo> = LruHashMap::with_max_entries(4096, 0);
+pub static DEVICE_TABLE: Array<DeviceSlot> = Array::with_max_entries(DEVICE_SLOTS, 0);
 
 /// `STAGES[from * POINTS + to]`: the stage between two points, from userspace.
 #[map]
 pub static STAGES: Array<u8> = Array::with_max_entries(STAGE_TABLE_SIZE, 0);
 
-/// skb address -> where that packet is.
+/// Packets on their journeys (see [`prism_probes_common::SkbSlot`]).
 #[map]
-pub static SKBS: LruHashMap<u64, SkbState> = LruHashMap::with_max_entries(65536, 0);
+pub static SKBS: Array<SkbSlot> = Array::with_max_entries(SKB_SLOTS, 0);
 
 /// Stage latency histograms, slot `stage * CLASSES + class`.
 #[map]
@@ -67,10 +62,6 @@ pub static SOFTIRQ_RAISED: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0
 /// Context: NAPI polls per device (key {0, 0}: the per-CPU backlog).
 #[map]
 pub static NAPI: PerCpuHashMap<DeviceKey, NapiStats> = PerCpuHashMap::with_max_entries(1024, 0);
-
-/// The skb this CPU handed to GRO last, to learn whether GRO merged it.
-#[map]
-pub static GRO_PENDING: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
 /// Context: drops by reason and location.
 #[map]

@@ -1,135 +1,243 @@
 //! The stage tracker: follows each skb by address from point to point and
 //! adds the time between consecutive stage boundaries to the histogram of
 //! (stage, class).
+//!
+//! Journeys start only where a packet enters the overlay path: the
+//! underlay's GRO (receive) and the container's device queue (transmit).
+//! Packets born inside the path (GSO segments, clones) are not followed, and
+//! a packet entering GRO is classified only once it leaves GRO on its own:
+//! bulk traffic, which GRO merges dozens to one, then costs a few loads and
+//! one slot write per segment instead of a classification.
 
 use aya_ebpf::helpers::{bpf_get_prandom_u32, bpf_get_smp_processor_id, bpf_ktime_get_ns};
 use prism_probes_common::{
-    CLASSES, DeviceKey, EVENT_FIRST, Event, SkbState, counter,
+    CLASS_PENDING, CLASSES, DEVICE_SLOTS, DEVICE_WAYS, EVENT_FIRST, Event, SkbSlot, SkbState,
+    counter,
     points::{JOURNEY_STARTS, POINTS, STAGE_PASS, STAGE_UNMAPPED, event, point, role},
+    skb_slot,
 };
 
 use crate::{
     classify::class_of,
-    kernel::{config, offsets, read},
-    maps::{DEVICE_CACHE, DEVICES, EVENTS, HISTS, SKBS, SOCK_PENDING, STAGES, count},
+    kernel::{addr_of, config, field, offsets},
+    maps::{DEVICE_TABLE, EVENTS, HISTS, SKBS, SOCK_PENDING, STAGES, count},
 };
+
+const READ_POINT: u8 = point(event::READ, role::SOCKET);
+
+/// The role of the device the skb is on.
+#[inline(always)]
+fn device_role(skb: *const u8) -> u8 {
+    let off = offsets();
+    let dev: *const u8 = field(skb, off.skb_dev);
+    if dev.is_null() {
+        return role::UNTRACKED;
+    }
+    let ifindex: u32 = field(dev, off.netdev_ifindex);
+    let net: *const u8 = field(dev, off.netdev_net);
+    let inum: u32 = field(net, off.net_inum);
+    let Some(slot) = DEVICE_TABLE.get(ifindex % DEVICE_SLOTS) else {
+        return role::UNTRACKED;
+    };
+    for way in 0..DEVICE_WAYS {
+        let e = &slot.entries[way];
+        if e.role == role::UNTRACKED {
+            break;
+        }
+        if e.ifindex == ifindex && e.netns_inum == inum {
+            return e.role;
+        }
+    }
+    role::UNTRACKED
+}
 
 /// A packet passed `event` on its device.
 #[inline(always)]
 pub fn device_hit(event: u8, skb: *const u8) {
     let role = device_role(skb);
     if role != role::UNTRACKED {
-        track(point(event, role), skb, true);
+        let point = point(event, role);
+        track(point, skb, is_journey_start(point));
     }
 }
 
-/// A packet reached its socket (`DATA_READY`, `READ`): only packets already
-/// on a journey count.
+/// A packet reached its socket: only packets on a journey count.
 #[inline(always)]
 pub fn socket_hit(event: u8, skb: *const u8) {
     track(point(event, role::SOCKET), skb, false);
 }
 
-/// The role of the device the skb is on.
+/// A NAPI device handed `skb` to GRO. A packet on a journey crosses the
+/// boundary; a packet that may start one only takes a slot, unclassified:
+/// GRO merges most bulk segments into others, and those never need more.
+/// The packets that do leave GRO are classified at their next boundary.
 #[inline(always)]
-fn device_role(skb: *const u8) -> u8 {
-    let off = offsets();
-    let Some(dev) = read::<*const u8>(skb, off.skb_dev) else {
-        return role::UNTRACKED;
-    };
-    let dev_addr = dev as u64;
-    if let Some(info) = unsafe { DEVICE_CACHE.get(&dev_addr) } {
-        return info.role;
+pub fn gro_entered(skb: *const u8) {
+    let role = device_role(skb);
+    if role == role::UNTRACKED {
+        return;
     }
-    let key = DeviceKey {
-        ifindex: read(dev, off.netdev_ifindex).unwrap_or(0),
-        netns_inum: read::<*const u8>(dev, off.netdev_net)
-            .and_then(|net| read(net, off.net_inum))
-            .unwrap_or(0),
+    let point = point(event::GRO_ENTRY, role);
+    let key = addr_of(skb);
+    let Some(slot) = SKBS.get_ptr_mut(skb_slot(key)) else {
+        return;
     };
-    let info = unsafe { DEVICES.get(&key) }.copied().unwrap_or_default();
-    let _ = DEVICE_CACHE.insert(&dev_addr, &info, 0);
-    info.role
+    let slot = unsafe { &mut *slot };
+    if slot.skb == key && slot.state.class != CLASS_PENDING {
+        track_at(point, skb, key, &mut slot.state, true);
+    } else if is_journey_start(point) {
+        note_slot_reuse(slot, key);
+        let now = unsafe { bpf_ktime_get_ns() };
+        slot.state = SkbState {
+            first_ns: now,
+            last_ns: now,
+            last_point: point,
+            class: CLASS_PENDING,
+            sampled: 0,
+            _pad: [0; 5],
+        };
+        slot.skb = key;
+    }
+}
+
+/// Counts what a slot held before it is taken: a packet GRO kept (merged),
+/// or a live journey pushed out by a packet that hashed alike.
+#[inline(always)]
+fn note_slot_reuse(slot: &SkbSlot, key: u64) {
+    if slot.skb == 0 {
+        return;
+    }
+    if slot.state.class == CLASS_PENDING {
+        count(counter::GRO_MERGED);
+    } else if slot.skb != key {
+        count(counter::EVICTED);
+    }
 }
 
 #[inline(always)]
 fn track(point: u8, skb: *const u8, may_start: bool) {
-    let now = unsafe { bpf_ktime_get_ns() };
-    let key = skb as u64;
-    match SKBS.get_ptr_mut(&key) {
-        Some(state) => {
-            let state = unsafe { &mut *state };
-            let delta = now.wrapping_sub(state.last_ns);
-            let stage = stage_between(state.last_point, point);
-            // A journey start that does not follow from where this address
-            // was: the skb was freed untraced and its memory reused.
-            let reused = is_journey_start(point) && stage == STAGE_UNMAPPED;
-            if reused || delta > config().stale_ns {
-                if may_start {
-                    count(counter::RESTARTED);
-                    start(point, skb, key, now);
-                }
-                return;
-            }
-            if stage == STAGE_PASS {
-                return;
-            }
-            count(counter::HITS);
-            if stage == STAGE_UNMAPPED {
-                count(counter::UNMAPPED);
-            }
-            record(stage, state.class, delta);
-            if state.sampled != 0 {
-                emit(now, state, delta, key, stage, point, 0);
-            }
-            if point == point_of_read() {
-                // The journey is complete; the skb may be freed untraced.
-                count(counter::COMPLETED);
-                let _ = SKBS.remove(&key);
-                return;
-            }
-            state.last_ns = now;
-            state.last_point = point;
-        }
-        None if may_start => start(point, skb, key, now),
+    let key = addr_of(skb);
+    match journey(key) {
+        Some(state) => track_at(point, skb, key, state, may_start),
+        None if may_start => start(point, skb, key, unsafe { bpf_ktime_get_ns() }),
         None => {}
     }
 }
 
+/// A packet on a journey (or waiting in GRO) reached `point`.
 #[inline(always)]
-fn start(point: u8, skb: *const u8, key: u64, now: u64) {
-    count(counter::STARTED);
+fn track_at(point: u8, skb: *const u8, key: u64, state: &mut SkbState, may_start: bool) {
+    let now = unsafe { bpf_ktime_get_ns() };
+    let delta = now.wrapping_sub(state.last_ns);
+    let stage = stage_between(state.last_point, point);
+    if stage == STAGE_PASS {
+        return;
+    }
+    if stage == STAGE_UNMAPPED || delta > config().stale_ns {
+        // Not a step of this packet's journey: its address was reused, or
+        // the path is one Prism does not know. Either way the journey ends.
+        let why = if state.class == CLASS_PENDING {
+            counter::GRO_MERGED
+        } else if stage == STAGE_UNMAPPED {
+            counter::UNMAPPED
+        } else {
+            counter::RESTARTED
+        };
+        count(why);
+        if may_start {
+            start(point, skb, key, now);
+        } else {
+            end(key);
+        }
+        return;
+    }
+    if state.class == CLASS_PENDING {
+        // It left GRO on its own: the journey begins for real.
+        begin(state, skb, key);
+    }
     count(counter::HITS);
-    if !is_journey_start(point) {
-        count(counter::PARTIAL);
+    record(stage, state.class, delta);
+    if state.sampled != 0 {
+        emit(now, state, delta, key, stage, point, 0);
     }
-    let sample = config().events_sample;
-    let sampled = sample == 1 || (sample > 1 && unsafe { bpf_get_prandom_u32() } % sample == 0);
-    let state = SkbState {
-        first_ns: now,
-        last_ns: now,
-        last_point: point,
-        class: class_of(skb),
-        sampled: sampled as u8,
-        _pad: [0; 5],
-    };
-    let _ = SKBS.insert(&key, &state, 0);
-    if sampled {
-        emit(now, &state, 0, key, STAGE_UNMAPPED, point, EVENT_FIRST);
+    if point == READ_POINT {
+        // The journey is complete; the skb may be freed untraced.
+        count(counter::COMPLETED);
+        end(key);
+        return;
     }
+    state.last_ns = now;
+    state.last_point = point;
 }
 
 #[inline(always)]
-const fn point_of_read() -> u8 {
-    point(event::READ, role::SOCKET)
+fn start(point: u8, skb: *const u8, key: u64, first_ns: u64) {
+    let Some(slot) = SKBS.get_ptr_mut(skb_slot(key)) else {
+        return;
+    };
+    let slot = unsafe { &mut *slot };
+    note_slot_reuse(slot, key);
+    slot.state = SkbState {
+        first_ns,
+        last_ns: first_ns,
+        last_point: point,
+        class: CLASS_PENDING,
+        sampled: 0,
+        _pad: [0; 5],
+    };
+    slot.skb = key;
+    begin(&mut slot.state, skb, key);
+}
+
+/// Classifies a journey's packet, decides whether it goes to the event
+/// stream, and emits its first event.
+#[inline(always)]
+fn begin(state: &mut SkbState, skb: *const u8, key: u64) {
+    count(counter::STARTED);
+    count(counter::HITS);
+    let sample = config().events_sample;
+    let sampled = sample == 1 || (sample > 1 && unsafe { bpf_get_prandom_u32() } % sample == 0);
+    state.class = class_of(skb);
+    state.sampled = sampled as u8;
+    if sampled {
+        emit(
+            state.first_ns,
+            state,
+            0,
+            key,
+            STAGE_UNMAPPED,
+            state.last_point,
+            EVENT_FIRST,
+        );
+    }
+}
+
+/// The journey of the skb at `key`, if it is on one (or waiting in GRO).
+#[inline(always)]
+fn journey(key: u64) -> Option<&'static mut SkbState> {
+    let slot = SKBS.get_ptr_mut(skb_slot(key))?;
+    let slot = unsafe { &mut *slot };
+    (slot.skb == key).then_some(&mut slot.state)
+}
+
+/// Ends the journey of the skb at `key`; false if it was on none.
+#[inline(always)]
+fn end(key: u64) -> bool {
+    match SKBS.get_ptr_mut(skb_slot(key)) {
+        Some(slot) if unsafe { (*slot).skb } == key => {
+            unsafe { (*slot).skb = 0 };
+            true
+        }
+        _ => false,
+    }
 }
 
 /// A packet was queued on socket `sk`: remember it as the one the next
 /// read takes, unless an older one is still waiting.
 #[inline(always)]
 pub fn queued_on_socket(sk: u64, skb: *const u8) {
-    let key = skb as u64;
-    if unsafe { SKBS.get(&key) }.is_none() {
+    let key = addr_of(skb);
+    if journey(key).is_none() {
         return;
     }
     if unsafe { SOCK_PENDING.get(&sk) }.is_none() {
@@ -143,7 +251,10 @@ pub fn queued_on_socket(sk: u64, skb: *const u8) {
 pub fn read_from_socket(sk: u64) {
     if let Some(skb) = unsafe { SOCK_PENDING.get(&sk) }.copied() {
         let _ = SOCK_PENDING.remove(&sk);
-        socket_hit(event::READ, skb as *const u8);
+        match journey(skb) {
+            Some(state) => track_at(READ_POINT, core::ptr::null(), skb, state, false),
+            None => {}
+        }
     }
 }
 
@@ -189,20 +300,11 @@ fn emit(now: u64, state: &SkbState, delta: u64, skb: u64, stage: u8, point: u8, 
 /// The skb left the path: freed (`consume_skb`) or dropped (`kfree_skb`).
 #[inline(always)]
 pub fn forget(skb: *const u8, dropped: bool) {
-    let key = skb as u64;
-    if SKBS.remove(&key).is_ok() {
+    if end(addr_of(skb)) {
         count(if dropped {
             counter::DROPPED
         } else {
             counter::CONSUMED
         });
-    }
-}
-
-/// GRO merged this skb into another: its own journey ends here.
-#[inline(always)]
-pub fn merged(skb: u64) {
-    if SKBS.remove(&skb).is_ok() {
-        count(counter::GRO_MERGED);
     }
 }
