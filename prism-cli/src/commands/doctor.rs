@@ -116,7 +116,11 @@ fn gather(caps: CapSet) -> Report {
                 .map(|&c| (c.name(), caps.has(c)))
                 .collect(),
         },
-        probe_mechanism: Mechanism::choose(&attach),
+        // The profilers read kernel structs through BTF-typed pointers: tp_btf.
+        probe_mechanism: attach
+            .iter()
+            .any(|c| c.usable && c.attach_type == Mechanism::TpBtf.attach_type())
+            .then_some(Mechanism::TpBtf),
         attach,
         hooks,
         datapath_hook,
@@ -197,7 +201,9 @@ fn print_text(r: &Report) {
 
     match r.probe_mechanism {
         Some(m) => println!("Profilers will use: {m} ({})", describe(m)),
-        None => println!("Profilers: no usable tracing attach type; `prism stat` cannot run here"),
+        None => println!(
+            "Profilers: they need tp_btf, which does not load here; `prism stat` cannot run"
+        ),
     }
     match r.datapath_hook {
         Some(h) => println!("Datapath will attach with: {h}"),

@@ -182,7 +182,7 @@ fn print_tables(n: u64, c: &Collector, r: &IntervalReport) {
     let k = &r.counters;
     use prism_probes_common::counter as i;
     println!(
-        "tracked: {} journeys, {} read by the application, {} merged by GRO, {} dropped, {} addresses reused, {} unattributed",
+        "tracked: {} journeys, {} read by the application, {} merged by GRO, {} dropped, {} stale, {} ended untraced (merged later, coalesced, or an unknown path)",
         k.get(i::STARTED),
         k.get(i::COMPLETED),
         k.get(i::GRO_MERGED),
