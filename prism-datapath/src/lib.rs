@@ -3,6 +3,7 @@
 //! userspace that loads, attaches and controls them.
 
 pub mod capabilities;
+pub mod object;
 
 /// The compiled eBPF object (built by build.rs from `ebpf/`).
 pub(crate) fn object() -> &'static [u8] {

@@ -13,6 +13,8 @@
 //! ```
 #![cfg_attr(not(feature = "user"), no_std)]
 
+#[cfg(feature = "ebpf")]
+mod ebpf;
 mod matcher;
 #[cfg(feature = "user")]
 mod parse;

@@ -2,6 +2,8 @@
 //! labs that always come down again, and the root check.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod packets;
+
 use std::{
     os::unix::process::CommandExt,
     process::{Command, Output},

@@ -1,5 +1,5 @@
 //! Types shared by the datapath's eBPF programs and their userspace loader.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 /// Slots of the `CAP_HITS` counters of the capability probe programs.
 #[repr(u32)]
@@ -11,4 +11,149 @@ pub enum CapHook {
 
 impl CapHook {
     pub const COUNT: u32 = 2;
+}
+
+/// `Config.modes` bits.
+pub mod mode {
+    /// Stream high-priority packets past the overlay's queues: VXLAN decap
+    /// and `bpf_redirect_peer` on receive, encap and `bpf_redirect` on
+    /// transmit.
+    pub const SYNC: u32 = 1;
+    /// Set `skb->priority` of high-priority packets, for egress qdiscs.
+    pub const MARK: u32 = 2;
+}
+
+/// Live settings (the `CONFIG` map), changed without reloading.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// [`mode`] bits.
+    pub modes: u32,
+    /// `skb->priority` for high-priority packets in mark mode.
+    pub priority: u32,
+    /// VXLAN UDP port, host byte order.
+    pub vxlan_port: u16,
+    pub _pad: [u8; 6],
+}
+
+/// This host's end of the tunnel (the `TUNNEL` map).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tunnel {
+    pub underlay_ifindex: u32,
+    /// Local VTEP address, network byte order bytes.
+    pub local_ip: [u8; 4],
+    pub vni: u32,
+    /// MTU of the underlay: encapsulated packets must fit.
+    pub underlay_mtu: u32,
+    /// The underlay's MAC, source of encapsulated frames.
+    pub src_mac: [u8; 6],
+    pub _pad: [u8; 2],
+}
+
+/// A container on this host (the `LOCAL` map, by its MAC).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Local {
+    /// The host side of its veth pair: `bpf_redirect_peer` target.
+    pub host_veth_ifindex: u32,
+}
+
+/// A container behind another VTEP (the `REMOTE` map, by its MAC).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Remote {
+    /// The VTEP's address, network byte order bytes.
+    pub vtep_ip: [u8; 4],
+    /// The next hop's MAC on the underlay (the VTEP's, on one segment).
+    pub next_hop_mac: [u8; 6],
+    pub _pad: [u8; 6],
+}
+
+/// A MAC address as a map key: the six bytes, zero-padded.
+#[inline(always)]
+pub const fn mac_key(mac: [u8; 6]) -> u64 {
+    u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0])
+}
+
+pub const RX: u32 = 0;
+pub const TX: u32 = 1;
+
+/// What the datapath did with a packet; `COUNTERS` slot
+/// `(direction * reason::COUNT + reason) * 2 + class`.
+pub mod reason {
+    /// Streamed past the queues (sync mode).
+    pub const FAST: u32 = 0;
+    /// Not high priority: passed to the normal path.
+    pub const LOW: u32 = 1;
+    /// High priority, passed to the normal path for the reason below, or
+    /// because sync mode is off.
+    pub const PASSED: u32 = 2;
+    pub const NOT_VXLAN: u32 = 3;
+    pub const NON_IP: u32 = 4;
+    pub const FRAGMENT: u32 = 5;
+    pub const IP_OPTIONS: u32 = 6;
+    pub const GSO: u32 = 7;
+    pub const MTU: u32 = 8;
+    pub const UNKNOWN_MAC: u32 = 9;
+    pub const TRUNCATED: u32 = 10;
+    pub const OTHER_VNI: u32 = 11;
+    pub const ADJUST_FAILED: u32 = 12;
+    /// Given `skb->priority` (mark mode).
+    pub const MARKED: u32 = 13;
+    pub const COUNT: u32 = 14;
+
+    pub const NAMES: [&str; COUNT as usize] = [
+        "fast",
+        "low",
+        "passed",
+        "not_vxlan",
+        "non_ip",
+        "fragment",
+        "ip_options",
+        "gso",
+        "mtu",
+        "unknown_mac",
+        "truncated",
+        "other_vni",
+        "adjust_failed",
+        "marked",
+    ];
+}
+
+/// Slots of the `COUNTERS` per-CPU array.
+pub const COUNTER_SLOTS: u32 = 2 * reason::COUNT * 2;
+
+#[inline(always)]
+pub const fn counter_slot(direction: u32, reason: u32, class: u32) -> u32 {
+    (direction * reason::COUNT + reason) * 2 + class
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: repr(C) plain data; every bit pattern is valid.
+    unsafe impl aya::Pod for super::Config {}
+    unsafe impl aya::Pod for super::Tunnel {}
+    unsafe impl aya::Pod for super::Local {}
+    unsafe impl aya::Pod for super::Remote {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_slots_are_distinct_and_in_range() {
+        let mut seen = std::collections::BTreeSet::new();
+        for d in [RX, TX] {
+            for r in 0..reason::COUNT {
+                for c in 0..2 {
+                    let s = counter_slot(d, r, c);
+                    assert!(s < COUNTER_SLOTS);
+                    assert!(seen.insert(s));
+                }
+            }
+        }
+        assert_eq!(mac_key([1, 2, 3, 4, 5, 6]), 0x0605_0403_0201);
+    }
 }

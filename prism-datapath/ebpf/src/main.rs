@@ -5,6 +5,10 @@
 #![no_main]
 
 mod capabilities;
+mod flow;
+mod maps;
+mod rx;
+mod tx;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -1,15 +1,12 @@
 //! Flow classification at a journey's first hit: parse the packet from the
 //! skb (through a VXLAN header if there is one) and match the rules.
 
-use core::ffi::c_void;
-
-use aya_ebpf::helpers::generated::bpf_loop;
 use prism_probes_common::{CLASS_HIGH, CLASS_LOW, counter};
-use prism_rules::{FlowKey, MAX_RULES, matches};
+use prism_rules::FlowKey;
 
 use crate::{
     kernel::{config, offsets, read},
-    maps::{FLOW, RULE_COUNT, RULES, count},
+    maps::{RULE_FLOW, count, rule_flow_is_high},
 };
 
 const ETH_LEN: usize = 14;
@@ -24,49 +21,18 @@ const PROTO_TCP: u8 = 6;
 /// gets a stack frame of its own and is verified once.
 #[inline(never)]
 pub fn class_of(skb: *const u8) -> u8 {
-    let Some(flow) = FLOW.get_ptr_mut(0) else {
+    let Some(flow) = RULE_FLOW.get_ptr_mut(0) else {
         return CLASS_LOW;
     };
     if !parse_flow(skb, unsafe { &mut *flow }) {
         count(counter::UNPARSED);
         return CLASS_LOW;
     }
-    let n = RULE_COUNT.get(0).copied().unwrap_or(0).min(MAX_RULES);
-    if n == 0 {
-        return CLASS_LOW;
-    }
-    // bpf_loop: the verifier checks one rule match, not 64 unrolled ones.
-    let mut found = Found { high: 0 };
-    unsafe {
-        bpf_loop(
-            n,
-            match_rule as *mut c_void,
-            (&mut found as *mut Found).cast(),
-            0,
-        );
-    }
-    if found.high != 0 {
+    if rule_flow_is_high() {
         CLASS_HIGH
     } else {
         CLASS_LOW
     }
-}
-
-#[repr(C)]
-struct Found {
-    high: u64,
-}
-
-/// bpf_loop callback: does rule `i` match the flow in `FLOW`? 1 stops.
-extern "C" fn match_rule(i: u32, found: *mut c_void) -> i64 {
-    let (Some(rule), Some(flow)) = (RULES.get(i), FLOW.get(0)) else {
-        return 1;
-    };
-    if matches(rule, flow) {
-        unsafe { (*found.cast::<Found>()).high = 1 };
-        return 1;
-    }
-    0
 }
 
 /// Fills `flow` with the packet's inner flow: through VXLAN when the outer

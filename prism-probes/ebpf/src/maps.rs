@@ -8,7 +8,6 @@ use prism_probes_common::{
     DEVICE_SLOTS, DeviceKey, DeviceSlot, DropKey, Hist, NapiStats, SKB_SLOTS, SkbSlot, counter,
     points::{MAX_STAGES, STAGE_TABLE_SIZE},
 };
-use prism_rules::{FlowKey, MAX_RULES, Rule};
 
 /// Devices on the overlay path and their roles, from userspace, by
 /// `ifindex % DEVICE_SLOTS`.
@@ -30,22 +29,13 @@ pub static HISTS: PerCpuArray<Hist> = PerCpuArray::with_max_entries(MAX_STAGES *
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
 
-/// High-priority rules: the first `RULE_COUNT[0]` slots are in use.
-#[map]
-pub static RULES: Array<Rule> = Array::with_max_entries(MAX_RULES, 0);
-
-#[map]
-pub static RULE_COUNT: Array<u32> = Array::with_max_entries(1, 0);
+// High-priority rules (`RULES`, `RULE_COUNT`), shared with the datapath.
+prism_rules::rule_maps!();
 
 /// Socket -> the oldest packet queued on it that we follow, so that a read
 /// (`sock_recv_length`, which names only the socket) can be tied to it.
 #[map]
 pub static SOCK_PENDING: LruHashMap<u64, u64> = LruHashMap::with_max_entries(16384, 0);
-
-/// Scratch space for the flow being classified (too big for the stack of
-/// every program that classifies).
-#[map]
-pub static FLOW: PerCpuArray<FlowKey> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-packet events for `prism record` and tests.
 #[map]

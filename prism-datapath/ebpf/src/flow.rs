@@ -1,0 +1,99 @@
+//! Parsing a packet's IP and TCP/UDP headers into the flow the rules match,
+//! through `bpf_skb_load_bytes` (works on nonlinear skbs too).
+
+use aya_ebpf::programs::TcContext;
+use prism_rules::{FlowKey, PROTO_TCP, PROTO_UDP};
+
+use crate::maps::{RULE_FLOW, rule_flow_is_high};
+
+pub const ETH_LEN: usize = 14;
+pub const ETH_P_IP: u16 = 0x0800;
+pub const ETH_P_IPV6: u16 = 0x86dd;
+
+/// Why a packet's flow could not be read.
+pub enum Unreadable {
+    NonIp,
+    Fragment,
+    Truncated,
+}
+
+/// The IP version, protocol and class of the packet whose IP header is at
+/// `ip` with EtherType `ethertype`.
+pub struct Flow {
+    pub ipv6: bool,
+    pub proto: u8,
+    pub high: bool,
+}
+
+/// Reads the flow at `ip` and matches the rules against it.
+#[inline(always)]
+pub fn classify(ctx: &TcContext, ethertype: u16, ip: usize) -> Result<Flow, Unreadable> {
+    let flow = RULE_FLOW.get_ptr_mut(0).ok_or(Unreadable::Truncated)?;
+    let flow = unsafe { &mut *flow };
+    let ipv6 = ethertype == ETH_P_IPV6;
+    let l4 = if ethertype == ETH_P_IP {
+        let h: [u8; 20] = ctx.load(ip).map_err(|_| Unreadable::Truncated)?;
+        if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+            return Err(Unreadable::Fragment);
+        }
+        flow.family = 4;
+        flow.dscp = h[1] >> 2;
+        flow.proto = h[9];
+        flow.src = [u32::from_ne_bytes([h[12], h[13], h[14], h[15]]) as u64, 0];
+        flow.dst = [u32::from_ne_bytes([h[16], h[17], h[18], h[19]]) as u64, 0];
+        ip + ((h[0] & 0x0f) as usize) * 4
+    } else if ipv6 {
+        let h: [u8; 40] = ctx.load(ip).map_err(|_| Unreadable::Truncated)?;
+        flow.family = 6;
+        flow.dscp = ((h[0] & 0x0f) << 2) | (h[1] >> 6);
+        flow.proto = h[6];
+        flow.src = [word(&h, 8), word(&h, 16)];
+        flow.dst = [word(&h, 24), word(&h, 32)];
+        // Extension headers (a fragment header among them) are not
+        // followed: such packets keep the normal path.
+        if flow.proto != PROTO_TCP && flow.proto != PROTO_UDP {
+            return Err(Unreadable::NonIp);
+        }
+        ip + 40
+    } else {
+        return Err(Unreadable::NonIp);
+    };
+    flow.sport = 0;
+    flow.dport = 0;
+    if flow.proto == PROTO_TCP || flow.proto == PROTO_UDP {
+        let ports: [u8; 4] = ctx.load(l4).map_err(|_| Unreadable::Truncated)?;
+        flow.sport = u16::from_be_bytes([ports[0], ports[1]]);
+        flow.dport = u16::from_be_bytes([ports[2], ports[3]]);
+    }
+    Ok(Flow {
+        ipv6,
+        proto: flow.proto,
+        high: rule_flow_is_high(),
+    })
+}
+
+#[inline(always)]
+pub fn ethertype(eth: &[u8; ETH_LEN]) -> u16 {
+    u16::from_be_bytes([eth[12], eth[13]])
+}
+
+/// Eight bytes of `h` at `at` as a native word, as `prism_rules::Addr` packs.
+#[inline(always)]
+fn word(h: &[u8; 40], at: usize) -> u64 {
+    u64::from_ne_bytes([
+        h[at],
+        h[at + 1],
+        h[at + 2],
+        h[at + 3],
+        h[at + 4],
+        h[at + 5],
+        h[at + 6],
+        h[at + 7],
+    ])
+}
+
+/// The flow in `RULE_FLOW`, for the transmit side's source port hash.
+#[inline(always)]
+pub fn current() -> Option<&'static FlowKey> {
+    RULE_FLOW.get(0)
+}

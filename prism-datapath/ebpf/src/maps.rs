@@ -1,0 +1,39 @@
+//! The datapath's maps. Userspace fills them and reads them by these names.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{Array, HashMap, PerCpuArray},
+};
+use prism_datapath_common::{COUNTER_SLOTS, Config, Local, Remote, Tunnel, counter_slot};
+
+// High-priority rules (`RULES`, `RULE_COUNT`), shared with the profilers.
+prism_rules::rule_maps!();
+
+#[map]
+pub static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+
+#[map]
+pub static TUNNEL: Array<Tunnel> = Array::with_max_entries(1, 0);
+
+/// Containers on this host, by MAC.
+#[map]
+pub static LOCAL: HashMap<u64, Local> = HashMap::with_max_entries(4096, 0);
+
+/// Containers behind other VTEPs, by MAC.
+#[map]
+pub static REMOTE: HashMap<u64, Remote> = HashMap::with_max_entries(16384, 0);
+
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
+
+#[inline(always)]
+pub fn count(direction: u32, reason: u32, high: bool) {
+    if let Some(n) = COUNTERS.get_ptr_mut(counter_slot(direction, reason, high as u32)) {
+        unsafe { *n += 1 }
+    }
+}
+
+#[inline(always)]
+pub fn config() -> Config {
+    CONFIG.get(0).copied().unwrap_or_default()
+}

@@ -1,0 +1,179 @@
+//! Transmit: TC ingress on a container's host-side veth. A packet whose flow
+//! is high priority and whose destination MAC is a container behind another
+//! VTEP is VXLAN-encapsulated here and sent out of the underlay with
+//! `bpf_redirect`: no backlog queue, no bridge, no VXLAN device.
+
+use aya_ebpf::{
+    bindings::{
+        BPF_F_ADJ_ROOM_ENCAP_L2_ETH, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, BPF_F_ADJ_ROOM_ENCAP_L4_UDP,
+        TC_ACT_OK, bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
+    },
+    helpers::generated::bpf_redirect,
+    macros::classifier,
+    programs::TcContext,
+};
+use prism_datapath_common::{TX, Tunnel, mac_key, mode, reason};
+
+use crate::{
+    flow::{ETH_LEN, Unreadable, classify, current, ethertype},
+    maps::{REMOTE, TUNNEL, config, count},
+};
+
+const IPV4_LEN: usize = 20;
+const UDP_LEN: usize = 8;
+const VXLAN_LEN: usize = 8;
+/// Outer Ethernet + IPv4 + UDP + VXLAN, in front of the inner frame.
+const OUTER_LEN: usize = ETH_LEN + IPV4_LEN + UDP_LEN + VXLAN_LEN;
+/// Bytes the encapsulation adds: a whole outer header; the frame's own
+/// Ethernet header becomes the inner one.
+const ENCAP_LEN: usize = OUTER_LEN;
+
+#[classifier]
+pub fn prism_tx(ctx: TcContext) -> i32 {
+    match handle(&ctx) {
+        Ok(verdict) => verdict,
+        Err((why, high)) => {
+            count(TX, why, high);
+            TC_ACT_OK
+        }
+    }
+}
+
+fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
+    let cfg = config();
+    let eth: [u8; ETH_LEN] = ctx.load(0).map_err(|_| (reason::TRUNCATED, false))?;
+    let flow = classify(ctx, ethertype(&eth), ETH_LEN).map_err(|e| match e {
+        Unreadable::NonIp => (reason::NON_IP, false),
+        Unreadable::Fragment => (reason::FRAGMENT, false),
+        Unreadable::Truncated => (reason::TRUNCATED, false),
+    })?;
+    if !flow.high {
+        return Err((reason::LOW, false));
+    }
+    if cfg.modes & mode::MARK != 0 {
+        unsafe { (*ctx.skb.skb).priority = cfg.priority };
+        count(TX, reason::MARKED, true);
+    }
+    if cfg.modes & mode::SYNC == 0 {
+        return Err((reason::PASSED, true));
+    }
+    let dst = [eth[0], eth[1], eth[2], eth[3], eth[4], eth[5]];
+    let remote = unsafe { REMOTE.get(&mac_key(dst)) }.ok_or((reason::UNKNOWN_MAC, true))?;
+    let tunnel = TUNNEL.get(0).ok_or((reason::TRUNCATED, true))?;
+    if unsafe { (*ctx.skb.skb).gso_size } != 0 {
+        return Err((reason::GSO, true));
+    }
+    let inner_len = ctx.len() as usize;
+    // The outer IP packet carries the whole inner frame.
+    if inner_len + OUTER_LEN - ETH_LEN > tunnel.underlay_mtu as usize {
+        return Err((reason::MTU, true));
+    }
+    let outer = outer_headers(
+        &eth,
+        tunnel,
+        &remote.vtep_ip,
+        &remote.next_hop_mac,
+        inner_len,
+    );
+    let flags = (BPF_F_ADJ_ROOM_ENCAP_L3_IPV4
+        | BPF_F_ADJ_ROOM_ENCAP_L4_UDP
+        | BPF_F_ADJ_ROOM_ENCAP_L2_ETH) as u64
+        | encap_l2_len(ETH_LEN as u64);
+    ctx.adjust_room(ENCAP_LEN as i32, BPF_ADJ_ROOM_MAC, flags)
+        .map_err(|_| (reason::ADJUST_FAILED, true))?;
+    ctx.store(0, &outer, 0)
+        .map_err(|_| (reason::ADJUST_FAILED, true))?;
+    count(TX, reason::FAST, true);
+    Ok(unsafe { bpf_redirect(tunnel.underlay_ifindex, 0) } as i32)
+}
+
+/// `BPF_F_ADJ_ROOM_ENCAP_L2(len)`: the inner L2 header's length.
+const fn encap_l2_len(len: u64) -> u64 {
+    (len & 0xff) << 56
+}
+
+/// What goes in front of the inner IP header: outer Ethernet, IPv4, UDP
+/// and VXLAN headers, then the inner Ethernet header as it was. Built from
+/// whole fields (not byte loops): every byte the verifier has to track on
+/// the stack costs it states.
+#[repr(C, packed)]
+struct Outer {
+    dst_mac: [u8; 6],
+    src_mac: [u8; 6],
+    ethertype: u16,
+    ver_ihl_tos: u16,
+    ip_len: u16,
+    ip_id: u16,
+    frag: u16,
+    ttl_proto: u16,
+    ip_csum: u16,
+    src_ip: [u8; 4],
+    dst_ip: [u8; 4],
+    sport: u16,
+    dport: u16,
+    udp_len: u16,
+    udp_csum: u16,
+    vxlan_flags: u32,
+    vni: u32,
+    inner_eth: [u8; ETH_LEN],
+}
+
+const _: () = assert!(core::mem::size_of::<Outer>() == OUTER_LEN + ETH_LEN);
+
+#[inline(always)]
+fn outer_headers(
+    inner_eth: &[u8; ETH_LEN],
+    tunnel: &Tunnel,
+    vtep: &[u8; 4],
+    next_hop: &[u8; 6],
+    inner_len: usize,
+) -> Outer {
+    let ip_len = (inner_len + OUTER_LEN - ETH_LEN) as u16;
+    // Version 4, 5 words, no TOS; DF; TTL 64, UDP.
+    let (ver_ihl_tos, frag, ttl_proto) = (0x4500u16, 0x4000u16, (64u16 << 8) | 17);
+    let word = |a: &[u8; 4], i: usize| u16::from_be_bytes([a[i], a[i + 1]]) as u32;
+    let sum = ver_ihl_tos as u32
+        + ip_len as u32
+        + frag as u32
+        + ttl_proto as u32
+        + word(&tunnel.local_ip, 0)
+        + word(&tunnel.local_ip, 2)
+        + word(vtep, 0)
+        + word(vtep, 2);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    Outer {
+        dst_mac: *next_hop,
+        src_mac: tunnel.src_mac,
+        ethertype: 0x0800u16.to_be(),
+        ver_ihl_tos: ver_ihl_tos.to_be(),
+        ip_len: ip_len.to_be(),
+        ip_id: 0,
+        frag: frag.to_be(),
+        ttl_proto: ttl_proto.to_be(),
+        ip_csum: (!(sum as u16)).to_be(),
+        src_ip: tunnel.local_ip,
+        dst_ip: *vtep,
+        // The source port spreads flows over the receiver's queues, as the
+        // kernel's VXLAN does; the UDP checksum may be 0 over IPv4.
+        sport: source_port().to_be(),
+        dport: 4789u16.to_be(),
+        udp_len: (ip_len - IPV4_LEN as u16).to_be(),
+        udp_csum: 0,
+        // The I flag, then the VNI in the top 24 bits.
+        vxlan_flags: 0x0800_0000u32.to_be(),
+        vni: (tunnel.vni << 8).to_be(),
+        inner_eth: *inner_eth,
+    }
+}
+
+/// A source port in 49152..65535 from the inner flow.
+#[inline(always)]
+fn source_port() -> u16 {
+    let hash = current().map_or(0, |f| {
+        let x =
+            f.src[0] ^ f.dst[0] ^ f.src[1] ^ f.dst[1] ^ ((f.sport as u64) << 16 | f.dport as u64);
+        (x ^ (x >> 32) ^ (x >> 16)) as u16
+    });
+    49152 | (hash & 0x3fff)
+}
