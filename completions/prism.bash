@@ -19,8 +19,14 @@ _prism() {
             prism,completions)
                 cmd="prism__subcmd__completions"
                 ;;
+            prism,disable)
+                cmd="prism__subcmd__disable"
+                ;;
             prism,doctor)
                 cmd="prism__subcmd__doctor"
+                ;;
+            prism,enable)
+                cmd="prism__subcmd__enable"
                 ;;
             prism,help)
                 cmd="prism__subcmd__help"
@@ -31,14 +37,26 @@ _prism() {
             prism,man)
                 cmd="prism__subcmd__man"
                 ;;
+            prism,rules)
+                cmd="prism__subcmd__rules"
+                ;;
             prism,stat)
                 cmd="prism__subcmd__stat"
+                ;;
+            prism,status)
+                cmd="prism__subcmd__status"
                 ;;
             prism__subcmd__help,completions)
                 cmd="prism__subcmd__help__subcmd__completions"
                 ;;
+            prism__subcmd__help,disable)
+                cmd="prism__subcmd__help__subcmd__disable"
+                ;;
             prism__subcmd__help,doctor)
                 cmd="prism__subcmd__help__subcmd__doctor"
+                ;;
+            prism__subcmd__help,enable)
+                cmd="prism__subcmd__help__subcmd__enable"
                 ;;
             prism__subcmd__help,help)
                 cmd="prism__subcmd__help__subcmd__help"
@@ -49,8 +67,14 @@ _prism() {
             prism__subcmd__help,man)
                 cmd="prism__subcmd__help__subcmd__man"
                 ;;
+            prism__subcmd__help,rules)
+                cmd="prism__subcmd__help__subcmd__rules"
+                ;;
             prism__subcmd__help,stat)
                 cmd="prism__subcmd__help__subcmd__stat"
+                ;;
+            prism__subcmd__help,status)
+                cmd="prism__subcmd__help__subcmd__status"
                 ;;
             prism__subcmd__help__subcmd__lab,down)
                 cmd="prism__subcmd__help__subcmd__lab__subcmd__down"
@@ -66,6 +90,15 @@ _prism() {
                 ;;
             prism__subcmd__help__subcmd__lab,up)
                 cmd="prism__subcmd__help__subcmd__lab__subcmd__up"
+                ;;
+            prism__subcmd__help__subcmd__rules,add)
+                cmd="prism__subcmd__help__subcmd__rules__subcmd__add"
+                ;;
+            prism__subcmd__help__subcmd__rules,del)
+                cmd="prism__subcmd__help__subcmd__rules__subcmd__del"
+                ;;
+            prism__subcmd__help__subcmd__rules,list)
+                cmd="prism__subcmd__help__subcmd__rules__subcmd__list"
                 ;;
             prism__subcmd__lab,down)
                 cmd="prism__subcmd__lab__subcmd__down"
@@ -103,6 +136,30 @@ _prism() {
             prism__subcmd__lab__subcmd__help,up)
                 cmd="prism__subcmd__lab__subcmd__help__subcmd__up"
                 ;;
+            prism__subcmd__rules,add)
+                cmd="prism__subcmd__rules__subcmd__add"
+                ;;
+            prism__subcmd__rules,del)
+                cmd="prism__subcmd__rules__subcmd__del"
+                ;;
+            prism__subcmd__rules,help)
+                cmd="prism__subcmd__rules__subcmd__help"
+                ;;
+            prism__subcmd__rules,list)
+                cmd="prism__subcmd__rules__subcmd__list"
+                ;;
+            prism__subcmd__rules__subcmd__help,add)
+                cmd="prism__subcmd__rules__subcmd__help__subcmd__add"
+                ;;
+            prism__subcmd__rules__subcmd__help,del)
+                cmd="prism__subcmd__rules__subcmd__help__subcmd__del"
+                ;;
+            prism__subcmd__rules__subcmd__help,help)
+                cmd="prism__subcmd__rules__subcmd__help__subcmd__help"
+                ;;
+            prism__subcmd__rules__subcmd__help,list)
+                cmd="prism__subcmd__rules__subcmd__help__subcmd__list"
+                ;;
             *)
                 ;;
         esac
@@ -110,7 +167,7 @@ _prism() {
 
     case "${cmd}" in
         prism)
-            opts="-v -h -V --verbose --help --version doctor stat lab man completions help"
+            opts="-v -h -V --verbose --help --version doctor stat enable disable status rules lab man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -137,6 +194,20 @@ _prism() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        prism__subcmd__disable)
+            opts="-v -h --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         prism__subcmd__doctor)
             opts="-v -h --json --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -151,8 +222,42 @@ _prism() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        prism__subcmd__enable)
+            opts="-v -h --mode --high --iface --auto --netns --priority --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --high)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --iface)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --priority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         prism__subcmd__help)
-            opts="doctor stat lab man completions help"
+            opts="doctor stat enable disable status rules lab man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,7 +284,35 @@ _prism() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        prism__subcmd__help__subcmd__disable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         prism__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__enable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -305,7 +438,77 @@ _prism() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        prism__subcmd__help__subcmd__rules)
+            opts="list add del"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__rules__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__rules__subcmd__del)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__rules__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         prism__subcmd__help__subcmd__stat)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -587,6 +790,132 @@ _prism() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        prism__subcmd__rules)
+            opts="-v -h --verbose --help list add del help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__rules__subcmd__add)
+            opts="-v -h --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__rules__subcmd__del)
+            opts="-v -h --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__rules__subcmd__help)
+            opts="list add del help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__rules__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__rules__subcmd__help__subcmd__del)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__rules__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__rules__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__rules__subcmd__list)
+            opts="-v -h --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         prism__subcmd__stat)
             opts="-v -h --interval --count --json --high --netns --vxlan-port --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -614,6 +943,20 @@ _prism() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__status)
+            opts="-v -h --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -26,6 +26,10 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --version 'Print version'
             cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
             cand stat 'Show where packets wait: per-stage latency along the overlay path, per class'
+            cand enable 'Turn on the prioritized datapath (or update it: rules, modes, containers)'
+            cand disable 'Detach the datapath and remove its pins (also after a crash)'
+            cand status 'Show what the datapath is attached to, its modes, rules and counters'
+            cand rules 'List, add or delete high-priority rules while the datapath runs'
             cand lab 'Build, inspect, load and remove the VXLAN overlay testbed'
             cand man 'Write man pages, one per command, into a directory'
             cand completions 'Print a shell completion script'
@@ -49,6 +53,74 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'prism;enable'= {
+            cand --mode 'Modes, comma-separated: sync, mark'
+            cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
+            cand --iface 'Only hosts whose VXLAN underlay is this device'
+            cand --netns 'Only hosts in this network namespace (repeatable); default: all'
+            cand --priority 'skb->priority given to high-priority packets in mark mode'
+            cand --auto 'Find every VXLAN underlay and container veth (the default)'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;disable'= {
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;status'= {
+            cand --json 'Print the status as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;rules'= {
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'Show the rules'
+            cand add 'Add a rule (takes effect for new packets at once)'
+            cand del 'Delete a rule'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'prism;rules;list'= {
+            cand --json 'Print the rules as a JSON array of strings'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;rules;add'= {
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;rules;del'= {
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;rules;help'= {
+            cand list 'Show the rules'
+            cand add 'Add a rule (takes effect for new packets at once)'
+            cand del 'Delete a rule'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'prism;rules;help;list'= {
+        }
+        &'prism;rules;help;add'= {
+        }
+        &'prism;rules;help;del'= {
+        }
+        &'prism;rules;help;help'= {
         }
         &'prism;lab'= {
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
@@ -148,6 +220,10 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;help'= {
             cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
             cand stat 'Show where packets wait: per-stage latency along the overlay path, per class'
+            cand enable 'Turn on the prioritized datapath (or update it: rules, modes, containers)'
+            cand disable 'Detach the datapath and remove its pins (also after a crash)'
+            cand status 'Show what the datapath is attached to, its modes, rules and counters'
+            cand rules 'List, add or delete high-priority rules while the datapath runs'
             cand lab 'Build, inspect, load and remove the VXLAN overlay testbed'
             cand man 'Write man pages, one per command, into a directory'
             cand completions 'Print a shell completion script'
@@ -156,6 +232,23 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;help;doctor'= {
         }
         &'prism;help;stat'= {
+        }
+        &'prism;help;enable'= {
+        }
+        &'prism;help;disable'= {
+        }
+        &'prism;help;status'= {
+        }
+        &'prism;help;rules'= {
+            cand list 'Show the rules'
+            cand add 'Add a rule (takes effect for new packets at once)'
+            cand del 'Delete a rule'
+        }
+        &'prism;help;rules;list'= {
+        }
+        &'prism;help;rules;add'= {
+        }
+        &'prism;help;rules;del'= {
         }
         &'prism;help;lab'= {
             cand up 'Build the testbed (idempotent) and check container-to-container connectivity'

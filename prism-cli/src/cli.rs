@@ -79,6 +79,41 @@ N or N-M, dscp NAME|N. A packet is high priority when any rule matches its
 inner flow. Times are µs; a stage the host lacks the devices for is absent.")]
     Stat(StatArgs),
 
+    /// Turn on the prioritized datapath (or update it: rules, modes, containers)
+    #[command(after_help = "Examples:
+  sudo prism enable --high udp port 7777                 sync mode on every VXLAN host found
+  sudo prism enable --mode sync,mark --high tcp dport 11211 --high dscp ef
+  sudo prism enable --iface eth0 --high udp 10.0.0.0/8 port 53
+
+Modes: sync streams high-priority packets past the overlay's queues (VXLAN
+decap + bpf_redirect_peer into the container on receive; encap +
+bpf_redirect out of the underlay on transmit); mark sets skb->priority so
+egress qdiscs can serve them first. The topology (underlay, VXLAN device,
+containers' veths and MACs, remote VTEPs) is learned from rtnetlink in every
+namespace; run enable again to pick up containers that came or went.
+Programs stay attached after prism exits (pinned under /sys/fs/bpf/prism);
+a failure at any step detaches everything this call attached.")]
+    Enable(EnableArgs),
+
+    /// Detach the datapath and remove its pins (also after a crash)
+    #[command(after_help = "Examples:
+  sudo prism disable")]
+    Disable,
+
+    /// Show what the datapath is attached to, its modes, rules and counters
+    #[command(after_help = "Examples:
+  sudo prism status
+  sudo prism status --json | jq '.counters[] | select(.class == \"high\")'")]
+    Status {
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// List, add or delete high-priority rules while the datapath runs
+    #[command(subcommand)]
+    Rules(RulesCommand),
+
     /// Build, inspect, load and remove the VXLAN overlay testbed
     #[command(subcommand)]
     Lab(LabCommand),
@@ -100,6 +135,62 @@ inner flow. Times are µs; a stage the host lacks the devices for is absent.")]
     Completions {
         /// bash, zsh, fish or elvish.
         shell: Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EnableArgs {
+    /// Modes, comma-separated: sync, mark.
+    #[arg(long = "mode", value_delimiter = ',', default_value = "sync")]
+    pub modes: Vec<prism_datapath::control::Mode>,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    /// Only hosts whose VXLAN underlay is this device.
+    #[arg(long, value_name = "DEV", conflicts_with = "auto")]
+    pub iface: Option<String>,
+
+    /// Find every VXLAN underlay and container veth (the default).
+    #[arg(long)]
+    pub auto: bool,
+
+    /// Only hosts in this network namespace (repeatable); default: all.
+    #[arg(long = "netns", value_name = "NAME")]
+    pub namespaces: Vec<String>,
+
+    /// skb->priority given to high-priority packets in mark mode.
+    #[arg(long, default_value_t = 6)]
+    pub priority: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Show the rules
+    #[command(after_help = "Examples:
+  sudo prism rules list
+  sudo prism rules list --json")]
+    List {
+        /// Print the rules as a JSON array of strings.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a rule (takes effect for new packets at once)
+    #[command(after_help = "Examples:
+  sudo prism rules add tcp dport 11211
+  sudo prism rules add udp 10.0.0.0/8 port 53")]
+    Add {
+        /// The rule's words, e.g. tcp dport 11211.
+        #[arg(required = true, num_args = 1.., value_name = "RULE")]
+        rule: Vec<String>,
+    },
+    /// Delete a rule
+    #[command(after_help = "Examples:
+  sudo prism rules del tcp dport 11211")]
+    Del {
+        /// The rule's words, as listed.
+        #[arg(required = true, num_args = 1.., value_name = "RULE")]
+        rule: Vec<String>,
     },
 }
 
@@ -174,6 +265,7 @@ impl Command {
     fn rule_args_mut(&mut self) -> Option<&mut RuleArgs> {
         match self {
             Command::Stat(args) => Some(&mut args.rules),
+            Command::Enable(args) => Some(&mut args.rules),
             _ => None,
         }
     }

@@ -3,7 +3,11 @@
 //! userspace that loads, attaches and controls them.
 
 pub mod capabilities;
+pub mod control;
 pub mod object;
+pub mod pins;
+pub mod rules;
+pub mod topology;
 
 /// The compiled eBPF object (built by build.rs from `ebpf/`).
 pub(crate) fn object() -> &'static [u8] {

@@ -12,9 +12,10 @@ use futures::TryStreamExt;
 use rtnetlink::{
     Handle, LinkMessageBuilder, LinkUnspec, LinkVeth,
     packet_route::{
+        AddressFamily,
         address::AddressAttribute,
         link::{InfoData, InfoVeth, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
-        neighbour::{NeighbourFlags, NeighbourState},
+        neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourState},
     },
 };
 use serde::Serialize;
@@ -60,8 +61,11 @@ pub struct Link {
     pub mtu: Option<u32>,
     /// ifindex of the bridge this device is a port of.
     pub master: Option<u32>,
-    /// ifindex of the peer (veth) or lower device (vxlan), maybe in another netns.
+    /// ifindex of the peer (veth) or lower device, maybe in another netns.
     pub link: Option<u32>,
+    /// The namespace `link` is in, as this namespace numbers it (nsid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_netnsid: Option<i32>,
     pub up: bool,
     pub addresses: Vec<String>,
     /// For VXLAN devices: VNI, port, local address and lower device.
@@ -125,6 +129,7 @@ fn link_from(msg: &LinkMessage) -> Link {
             LinkAttribute::Mtu(m) => link.mtu = Some(*m),
             LinkAttribute::Controller(m) => link.master = Some(*m),
             LinkAttribute::Link(l) => link.link = Some(*l),
+            LinkAttribute::LinkNetNsId(id) => link.link_netnsid = Some(*id),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     match info {
@@ -312,6 +317,87 @@ impl Rtnl {
             .with_context(|| format!("add bridge fdb {} on {port}", format_mac(&mac)))
     }
 
+    /// Neighbour entries of `family` on device `index`: (address, MAC) for
+    /// `Inet` (ARP), (VTEP, MAC) for `Bridge` entries of a VXLAN device.
+    pub async fn neighbours(&self, index: u32, family: AddressFamily) -> Result<Vec<Neighbour>> {
+        let messages: Vec<_> = self
+            .handle
+            .neighbours()
+            .get()
+            .set_address_family(family)
+            .execute()
+            .try_collect()
+            .await
+            .context("dump neighbours")?;
+        Ok(messages
+            .iter()
+            .filter(|m| m.header.ifindex == index)
+            .filter_map(|m| {
+                let mut mac = None;
+                let mut ip = None;
+                for attr in &m.attributes {
+                    match attr {
+                        NeighbourAttribute::LinkLayerAddress(a) => {
+                            mac = a.as_slice().try_into().ok()
+                        }
+                        NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                            ip = Some(IpAddr::V4(*v4))
+                        }
+                        NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                            ip = Some(IpAddr::V6(*v6))
+                        }
+                        // Bridge-family (FDB) entries carry the VTEP unparsed.
+                        NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => {
+                            ip = match b.len() {
+                                4 => Some(IpAddr::from(<[u8; 4]>::try_from(b.as_slice()).ok()?)),
+                                16 => Some(IpAddr::from(<[u8; 16]>::try_from(b.as_slice()).ok()?)),
+                                _ => None,
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Some(Neighbour { mac: mac?, ip })
+            })
+            .collect())
+    }
+
+    /// The nsid this namespace gives the namespace at `path` (as in
+    /// `link_netnsid`), if it has given it one.
+    pub async fn nsid_of(&self, path: &std::path::Path) -> Result<Option<i32>> {
+        use futures::StreamExt;
+        use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
+        use rtnetlink::packet_route::{
+            RouteNetlinkMessage,
+            nsid::{NsidAttribute, NsidMessage},
+        };
+        let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+        let mut msg = NsidMessage::default();
+        msg.attributes = vec![NsidAttribute::Fd(file.as_raw_fd() as u32)];
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetNsId(msg));
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+        let mut handle = self.handle.clone();
+        let mut responses = handle.request(req).context("ask for an nsid")?;
+        while let Some(resp) = responses.next().await {
+            match resp.payload {
+                NetlinkPayload::Error(e) => {
+                    return Err(rtnetlink::Error::NetlinkError(e)).context("ask for an nsid");
+                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNsId(m)) => {
+                    for attr in m.attributes {
+                        if let NsidAttribute::Id(id) = attr
+                            && id >= 0
+                        {
+                            return Ok(Some(id));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
     pub async fn delete(&self, name: &str) -> Result<bool> {
         let Some(link) = self.link(name).await? else {
             return Ok(false);
@@ -324,6 +410,14 @@ impl Rtnl {
             .with_context(|| format!("delete {name}"))?;
         Ok(true)
     }
+}
+
+/// A neighbour or FDB entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    pub mac: [u8; 6],
+    /// The IP it stands for (ARP/ND), or the VTEP behind it (VXLAN FDB).
+    pub ip: Option<IpAddr>,
 }
 
 /// What [`Rtnl::configure`] changes; `None` leaves a setting alone.

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod datapath;
 mod docs;
 mod doctor;
 mod lab;
@@ -17,6 +18,10 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Doctor { json } => doctor::run(json),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Stat(args) => stat::run(args),
+        Command::Enable(args) => datapath::enable(args),
+        Command::Disable => datapath::disable(),
+        Command::Status { json } => datapath::status(json),
+        Command::Rules(cmd) => datapath::rules(cmd),
         Command::Man { dir } => docs::man_pages(&dir),
         Command::Completions { shell } => docs::completions(shell),
     }

@@ -1,0 +1,161 @@
+//! `prism enable`, `disable`, `status` and `rules`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use prism_datapath::{
+    control::{self, EnableOptions},
+    rules::PinnedRules,
+};
+use prism_kernel::caps::{CapSet, require};
+
+use super::{print_json, stat::parse_rules};
+use crate::{
+    cli::{EnableArgs, RulesCommand},
+    table::Table,
+};
+
+fn require_privileges(what: &str) -> Result<()> {
+    require(
+        CapSet::current().can_manage_network(),
+        what,
+        "CAP_BPF and CAP_NET_ADMIN (it attaches TC programs)",
+    )
+}
+
+pub fn enable(args: EnableArgs) -> Result<ExitCode> {
+    let rules = parse_rules(args.rules.texts())?;
+    require_privileges("prism enable")?;
+    let opts = EnableOptions {
+        modes: args.modes,
+        rules: (!rules.is_empty()).then_some(rules),
+        underlay: args.iface,
+        namespaces: args.namespaces,
+        priority: args.priority,
+    };
+    let report = control::enable(&opts)?;
+    let modes: Vec<String> = report
+        .state
+        .modes
+        .iter()
+        .map(|m| format!("{m:?}").to_lowercase())
+        .collect();
+    let verb = if report.fresh {
+        "enabled"
+    } else {
+        "already enabled; updated"
+    };
+    println!(
+        "datapath {verb}: mode {}, rules: {}, {} new attachments",
+        modes.join("+"),
+        report.rules,
+        report.attached
+    );
+    for h in &report.state.hosts {
+        println!(
+            "  {}: receive on {}, transmit on {} container veth(s) [{}], {} remote container(s)",
+            h.namespace,
+            h.underlay,
+            h.local_containers,
+            h.host_veths.join(", "),
+            h.remote_containers
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn disable() -> Result<ExitCode> {
+    require_privileges("prism disable")?;
+    match control::disable()? {
+        Some(n) => println!("datapath disabled: {n} attachment(s) removed, pins deleted"),
+        None => println!("the datapath is not enabled; nothing to do"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(json: bool) -> Result<ExitCode> {
+    require_privileges("prism status")?;
+    let s = control::status()?;
+    if json {
+        print_json(&s)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !s.enabled {
+        println!("datapath: not enabled (turn it on with `prism enable --high RULE`)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let modes: Vec<String> = s
+        .modes
+        .iter()
+        .map(|m| format!("{m:?}").to_lowercase())
+        .collect();
+    println!("datapath: enabled, mode {}", modes.join("+"));
+    println!("rules: {}", s.rules.join(", "));
+    let mut t = Table::new(&["NAMESPACE", "PROGRAM", "DEVICE", "ATTACHED"]);
+    for h in &s.hosts {
+        for a in &h.attachments {
+            let attached = if a.attached {
+                "yes"
+            } else {
+                "no (device gone)"
+            };
+            t.row(vec![
+                h.namespace.clone(),
+                a.program.into(),
+                a.device.clone(),
+                attached.into(),
+            ]);
+        }
+    }
+    print!("\n{t}");
+    let mut c = Table::new(&["DIRECTION", "WHAT", "CLASS", ">PACKETS"]);
+    for row in &s.counters {
+        c.row(vec![
+            row.direction.into(),
+            row.reason.into(),
+            row.class.into(),
+            row.packets.to_string(),
+        ]);
+    }
+    print!("\n{c}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rules(cmd: RulesCommand) -> Result<ExitCode> {
+    let open = || -> Result<PinnedRules> {
+        require_privileges("prism rules")?;
+        PinnedRules::open()?.context("the datapath is not enabled, so there is no rule map; enable it with `prism enable --high RULE`")
+    };
+    match cmd {
+        RulesCommand::List { json } => {
+            let set = open()?.read()?;
+            if json {
+                print_json(&set)?;
+            } else if set.is_empty() {
+                println!("no rules");
+            } else {
+                for rule in set.rules() {
+                    println!("{rule}");
+                }
+            }
+        }
+        RulesCommand::Add { rule } => {
+            let new = parse_rules(&[rule.join(" ")])?;
+            let set = open()?.add(new.rules())?;
+            println!("added; {} rule(s): {set}", set.len());
+        }
+        RulesCommand::Del { rule } => {
+            let gone = parse_rules(&[rule.join(" ")])?;
+            let set = open()?.delete(gone.rules())?;
+            println!(
+                "deleted; {} rule(s) left{}",
+                set.len(),
+                if set.is_empty() { "" } else { ":" }
+            );
+            if !set.is_empty() {
+                println!("  {set}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,536 @@
+//! `prism enable`, `disable` and `status`: the datapath's lifecycle.
+//!
+//! Programs, links and maps are pinned (see [`crate::pins`]) so they outlive
+//! the CLI. Enabling is transactional: a failure at any step removes every
+//! pin it created, which detaches what it attached. Enabling again updates
+//! rules, modes and tables in place and attaches to containers that
+//! appeared; disabling removes whatever pins exist, so it also cleans up
+//! after a crash.
+
+use std::{fs, path::Path};
+
+use anyhow::{Context, Result, bail};
+use aya::{
+    maps::{Array, HashMap, Map, MapData, PerCpuArray},
+    programs::{
+        LinkOrder, SchedClassifier, TcAttachType,
+        links::{FdLink, PinnedLink},
+        tc::TcAttachOptions,
+    },
+};
+use prism_datapath_common::{Config, Local, Remote, Tunnel, mac_key, mode};
+use prism_kernel::{
+    mounts::{self, PseudoFs},
+    netns,
+};
+use prism_rules::RuleSet;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    object::{Counters, DatapathObject, RX_PROGRAM, TX_PROGRAM},
+    pins::{self, Transaction},
+    rules::PinnedRules,
+    topology::{self, Host},
+};
+
+/// Datapath modes, combinable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Stream high-priority packets past the overlay's queues.
+    Sync,
+    /// Set `skb->priority` of high-priority packets.
+    Mark,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "sync" => Ok(Self::Sync),
+            "mark" => Ok(Self::Mark),
+            "nic" => bail!(
+                "mode nic (steering high-priority flows to their own NIC queue) is not implemented yet"
+            ),
+            _ => bail!("unknown mode {s:?} (expected sync or mark)"),
+        }
+    }
+}
+
+/// The bits of `Config.modes` for `modes`.
+pub fn mode_bits(modes: &[Mode]) -> u32 {
+    modes.iter().fold(0, |bits, m| {
+        bits | match m {
+            Mode::Sync => mode::SYNC,
+            Mode::Mark => mode::MARK,
+        }
+    })
+}
+
+/// What `prism enable` is asked for.
+#[derive(Clone, Debug)]
+pub struct EnableOptions {
+    pub modes: Vec<Mode>,
+    /// None: keep the rules in place (an error if there are none).
+    pub rules: Option<RuleSet>,
+    /// Only hosts whose underlay is this device; None: every VXLAN host.
+    pub underlay: Option<String>,
+    /// Only hosts in these namespaces (labels); empty: all.
+    pub namespaces: Vec<String>,
+    /// `skb->priority` in mark mode.
+    pub priority: u32,
+}
+
+/// What is enabled: written on enable, read by status.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    pub modes: Vec<Mode>,
+    pub priority: u32,
+    pub hosts: Vec<HostState>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HostState {
+    pub namespace: String,
+    pub netns_inode: u32,
+    pub underlay: String,
+    pub vxlan: String,
+    pub vni: u32,
+    /// Host veths the transmit program is attached to.
+    pub host_veths: Vec<String>,
+    pub local_containers: usize,
+    pub remote_containers: usize,
+}
+
+impl State {
+    pub fn load() -> Result<Option<Self>> {
+        match fs::read_to_string(pins::state_file()) {
+            Ok(text) => Ok(Some(
+                serde_json::from_str(&text).context("corrupt datapath state file")?,
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).context("read the datapath state file"),
+        }
+    }
+
+    fn save(&self) -> Result<()> {
+        let path = pins::state_file();
+        fs::create_dir_all(path.parent().expect("has a parent"))?;
+        fs::write(&path, serde_json::to_string_pretty(self)?)
+            .with_context(|| format!("write {}", path.display()))
+    }
+}
+
+/// What `enable` did.
+#[derive(Debug)]
+pub struct EnableReport {
+    /// False when it was enabled already and was only updated.
+    pub fresh: bool,
+    pub state: State,
+    pub rules: RuleSet,
+    /// Attachments made by this call.
+    pub attached: usize,
+}
+
+/// Enables (or updates) the datapath on every host found.
+pub fn enable(opts: &EnableOptions) -> Result<EnableReport> {
+    mounts::ensure(PseudoFs::Bpf)?;
+    let hosts = topology::discover(opts.underlay.as_deref(), &opts.namespaces)?;
+    if hosts.is_empty() {
+        match &opts.underlay {
+            Some(dev) => bail!("no VXLAN device runs over an underlay named {dev}"),
+            None => bail!(
+                "no VXLAN device found in any network namespace; is the overlay up? (try `prism lab up`)"
+            ),
+        }
+    }
+    let fresh = State::load()?.is_none();
+    if fresh {
+        // Pins without a state file: an enable that died. Start clean.
+        remove_all_pins()?;
+    }
+    let config = Config {
+        modes: mode_bits(&opts.modes),
+        priority: opts.priority,
+        vxlan_port: hosts[0].port,
+        _pad: [0; 6],
+    };
+    let mut tx = Transaction::default();
+    let mut attached = 0;
+    let mut states = Vec::new();
+    for host in &hosts {
+        attached += enable_host(host, &config, opts.rules.as_ref(), &mut tx)
+            .with_context(|| format!("enable the datapath in namespace {}", host.namespace))?;
+        states.push(host_state(host));
+    }
+    let rules = PinnedRules::open()?
+        .context("the rule maps were not pinned")?
+        .read()?;
+    if rules.is_empty() {
+        bail!("no high-priority rules: give at least one with --high (e.g. --high udp port 7777)");
+    }
+    let state = State {
+        modes: opts.modes.clone(),
+        priority: opts.priority,
+        hosts: states,
+    };
+    state.save()?;
+    tx.commit();
+    Ok(EnableReport {
+        fresh,
+        state,
+        rules,
+        attached,
+    })
+}
+
+fn host_state(host: &Host) -> HostState {
+    HostState {
+        namespace: host.namespace.clone(),
+        netns_inode: host.netns_inode,
+        underlay: host.underlay.name.clone(),
+        vxlan: host.vxlan.name.clone(),
+        vni: host.vni,
+        host_veths: host
+            .locals
+            .iter()
+            .map(|l| l.host_veth.name.clone())
+            .collect(),
+        local_containers: host.locals.len(),
+        remote_containers: host.remotes.len(),
+    }
+}
+
+/// Loads (first time) or updates one host's datapath and attaches what is
+/// not attached yet. Returns how many attachments it made.
+fn enable_host(
+    host: &Host,
+    config: &Config,
+    rules: Option<&RuleSet>,
+    tx: &mut Transaction,
+) -> Result<usize> {
+    let dir = pins::host_dir(host.netns_inode);
+    if !dir.exists() {
+        fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        tx.created(dir.clone());
+        let mut obj = DatapathObject::load(Some(&pins::rules_dir()))?;
+        for name in ["CONFIG", "TUNNEL", "LOCAL", "REMOTE", "COUNTERS"] {
+            let path = dir.join(name);
+            obj.ebpf().map(name).context("map missing")?.pin(&path)?;
+            tx.created(path);
+        }
+        for (name, pin) in [(RX_PROGRAM, "prog_rx"), (TX_PROGRAM, "prog_tx")] {
+            let path = dir.join(pin);
+            obj.program(name)?.pin(&path)?;
+            tx.created(path);
+        }
+    }
+    write_tables(&dir, host, config)?;
+    if let Some(rules) = rules {
+        PinnedRules::open()?
+            .context("the rule maps were not pinned")?
+            .write(rules)?;
+    }
+    attach_missing(&dir, host, tx)
+}
+
+/// Fills the host's pinned maps from what rtnetlink said.
+fn write_tables(dir: &Path, host: &Host, config: &Config) -> Result<()> {
+    let pinned = |name: &str| -> Result<MapData> {
+        MapData::from_pin(dir.join(name)).with_context(|| format!("open pinned {name}"))
+    };
+    Array::<_, Config>::try_from(Map::Array(pinned("CONFIG")?))?.set(0, *config, 0)?;
+    let tunnel = Tunnel {
+        underlay_ifindex: host.underlay.ifindex,
+        local_ip: host.local_ip.octets(),
+        vni: host.vni,
+        underlay_mtu: host.underlay_mtu,
+        src_mac: host.underlay_mac,
+        _pad: [0; 2],
+    };
+    Array::<_, Tunnel>::try_from(Map::Array(pinned("TUNNEL")?))?.set(0, tunnel, 0)?;
+    let mut locals: HashMap<_, u64, Local> = HashMap::try_from(Map::HashMap(pinned("LOCAL")?))?;
+    let keep: Vec<u64> = host.locals.iter().map(|l| mac_key(l.mac_bytes)).collect();
+    for l in &host.locals {
+        locals.insert(
+            mac_key(l.mac_bytes),
+            Local {
+                host_veth_ifindex: l.host_veth.ifindex,
+            },
+            0,
+        )?;
+    }
+    prune(&mut locals, &keep);
+    let mut remotes: HashMap<_, u64, Remote> = HashMap::try_from(Map::HashMap(pinned("REMOTE")?))?;
+    let known: Vec<_> = host
+        .remotes
+        .iter()
+        .filter_map(|r| Some((r, r.next_hop?)))
+        .collect();
+    let keep: Vec<u64> = known.iter().map(|(r, _)| mac_key(r.mac_bytes)).collect();
+    for (r, next_hop) in known {
+        let remote = Remote {
+            vtep_ip: r.vtep.octets(),
+            next_hop_mac: next_hop,
+            _pad: [0; 6],
+        };
+        remotes.insert(mac_key(r.mac_bytes), remote, 0)?;
+    }
+    prune(&mut remotes, &keep);
+    Ok(())
+}
+
+fn prune<V: aya::Pod>(map: &mut HashMap<MapData, u64, V>, keep: &[u64]) {
+    let stale: Vec<u64> = map
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|k| !keep.contains(k))
+        .collect();
+    for k in stale {
+        let _ = map.remove(&k);
+    }
+}
+
+/// Attaches the receive program to the underlay and the transmit program
+/// to every container's host veth, where no link is pinned yet, and drops
+/// the links of containers that are gone. Links go first in tcx order, so
+/// the fast path sees packets before other programs (which stay attached
+/// and untouched).
+fn attach_missing(dir: &Path, host: &Host, tx: &mut Transaction) -> Result<usize> {
+    let mut wanted = vec![("link_rx".to_string(), "prog_rx", host.underlay.name.clone())];
+    for l in &host.locals {
+        wanted.push((
+            format!("link_tx_{}", l.host_veth.ifindex),
+            "prog_tx",
+            l.host_veth.name.clone(),
+        ));
+    }
+    for entry in fs::read_dir(dir)?.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("link_tx_") && !wanted.iter().any(|(pin, _, _)| *pin == name) {
+            // That container's veth is gone (or was replaced).
+            if let Ok(link) = PinnedLink::from_pin(entry.path()) {
+                drop(link.unpin());
+            }
+        }
+    }
+    let missing: Vec<_> = wanted
+        .into_iter()
+        .filter(|(pin, _, _)| !dir.join(pin).exists())
+        .collect();
+    let ns = fs::File::open(&host.ns_path)
+        .with_context(|| format!("open namespace {}", host.namespace))?;
+    let made = netns::run_in_file(
+        Some(&ns),
+        &host.namespace,
+        || -> Result<Vec<std::path::PathBuf>> {
+            let mut made = Vec::new();
+            for (pin, prog, dev) in &missing {
+                let path = dir.join(pin);
+                let mut program = SchedClassifier::from_pin(dir.join(prog))?;
+                let link_id = program
+                    .attach_with_options(
+                        dev,
+                        TcAttachType::Ingress,
+                        TcAttachOptions::TcxOrder(LinkOrder::first()),
+                    )
+                    .with_context(|| format!("attach {prog} to {dev} (tcx ingress)"))?;
+                let link = FdLink::try_from(program.take_link(link_id)?)?;
+                link.pin(&path)
+                    .with_context(|| format!("pin {}", path.display()))?;
+                made.push(path);
+            }
+            Ok(made)
+        },
+    )??;
+    let n = made.len();
+    for path in made {
+        tx.created(path);
+    }
+    Ok(n)
+}
+
+/// Removes every datapath pin and the state file. Returns how many
+/// attachments were removed (detached), or None if nothing was enabled.
+pub fn disable() -> Result<Option<usize>> {
+    let dirs = pins::host_dirs();
+    let state = pins::state_file();
+    if dirs.is_empty() && !state.exists() && !pins::rules_dir().exists() {
+        return Ok(None);
+    }
+    let links = remove_all_pins()?;
+    let _ = fs::remove_file(&state);
+    Ok(Some(links))
+}
+
+fn remove_all_pins() -> Result<usize> {
+    let mut links = 0;
+    for dir in pins::host_dirs() {
+        for entry in fs::read_dir(&dir)?.filter_map(Result::ok) {
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with("link_") {
+                // Unpinning and dropping the last reference detaches it.
+                if let Ok(link) = PinnedLink::from_pin(&path) {
+                    drop(link.unpin());
+                    links += 1;
+                    continue;
+                }
+            }
+            pins::remove_pin(&path)?;
+        }
+        pins::remove_pin(&dir)?;
+    }
+    let rules = pins::rules_dir();
+    if rules.exists() {
+        for entry in fs::read_dir(&rules)?.filter_map(Result::ok) {
+            pins::remove_pin(&entry.path())?;
+        }
+        pins::remove_pin(&rules)?;
+    }
+    pins::remove_pin(&pins::datapath_dir())?;
+    // The root too, unless something else of Prism's lives there.
+    let _ = fs::remove_dir(pins::ROOT);
+    Ok(links)
+}
+
+/// What `prism status` shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub enabled: bool,
+    pub modes: Vec<Mode>,
+    pub rules: Vec<String>,
+    pub hosts: Vec<HostStatus>,
+    /// Counters summed over hosts.
+    pub counters: Vec<CounterRow>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HostStatus {
+    pub namespace: String,
+    pub underlay: String,
+    pub vxlan: String,
+    pub vni: u32,
+    pub attachments: Vec<Attachment>,
+    pub counters: Vec<CounterRow>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Attachment {
+    /// `receive` (underlay ingress) or `transmit` (host veth ingress).
+    pub program: &'static str,
+    pub device: String,
+    /// False when the device is gone (the link outlived it).
+    pub attached: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CounterRow {
+    pub direction: &'static str,
+    pub reason: &'static str,
+    pub class: &'static str,
+    pub packets: u64,
+}
+
+fn rows(c: &Counters) -> Vec<CounterRow> {
+    c.nonzero()
+        .into_iter()
+        .map(|(direction, reason, class, packets)| CounterRow {
+            direction,
+            reason,
+            class,
+            packets,
+        })
+        .collect()
+}
+
+pub fn status() -> Result<Status> {
+    let state = State::load()?;
+    let rules = PinnedRules::open()?
+        .map(|r| r.read())
+        .transpose()?
+        .unwrap_or_default();
+    let Some(state) = state else {
+        return Ok(Status {
+            enabled: false,
+            modes: Vec::new(),
+            rules: rules.rules().iter().map(ToString::to_string).collect(),
+            hosts: Vec::new(),
+            counters: Vec::new(),
+        });
+    };
+    let mut total = Counters::default();
+    let mut hosts = Vec::new();
+    for h in &state.hosts {
+        let dir = pins::host_dir(h.netns_inode);
+        let counters = match MapData::from_pin(dir.join("COUNTERS")) {
+            Ok(map) => Counters::read(&PerCpuArray::<_, u64>::try_from(Map::PerCpuArray(map))?)?,
+            Err(_) => Counters::default(),
+        };
+        total.add(&counters);
+        let devices = devices_in(h.netns_inode);
+        let present = |ifindex: Option<u32>, name: &str| {
+            devices
+                .iter()
+                .any(|(i, n)| ifindex.is_none_or(|x| x == *i) && (ifindex.is_some() || n == name))
+        };
+        let mut attachments = vec![Attachment {
+            program: "receive",
+            device: h.underlay.clone(),
+            attached: dir.join("link_rx").exists() && present(None, &h.underlay),
+        }];
+        for entry in fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(ifindex) = name
+                .strip_prefix("link_tx_")
+                .and_then(|i| i.parse::<u32>().ok())
+            {
+                let device = devices
+                    .iter()
+                    .find(|(i, _)| *i == ifindex)
+                    .map_or_else(|| format!("ifindex {ifindex} (gone)"), |(_, n)| n.clone());
+                attachments.push(Attachment {
+                    program: "transmit",
+                    device,
+                    attached: present(Some(ifindex), ""),
+                });
+            }
+        }
+        hosts.push(HostStatus {
+            namespace: h.namespace.clone(),
+            underlay: h.underlay.clone(),
+            vxlan: h.vxlan.clone(),
+            vni: h.vni,
+            attachments,
+            counters: rows(&counters),
+        });
+    }
+    Ok(Status {
+        enabled: true,
+        modes: state.modes,
+        rules: rules.rules().iter().map(ToString::to_string).collect(),
+        hosts,
+        counters: rows(&total),
+    })
+}
+
+/// (ifindex, name) of the devices in the namespace with this inode, or
+/// nothing when it is gone.
+fn devices_in(inode: u32) -> Vec<(u32, String)> {
+    let Some(ns) = netns::all().into_iter().find(|n| n.inode == inode) else {
+        return Vec::new();
+    };
+    let Ok(file) = fs::File::open(&ns.path) else {
+        return Vec::new();
+    };
+    netns::run_in_file(Some(&file), &ns.label, || {
+        prism_kernel::rtnl::run(|nl| async move { nl.links().await })
+    })
+    .ok()
+    .and_then(Result::ok)
+    .map(|links| links.into_iter().map(|l| (l.ifindex, l.name)).collect())
+    .unwrap_or_default()
+}

@@ -1,0 +1,94 @@
+//! Where the datapath keeps what must outlive the CLI: programs, links and
+//! maps pinned in bpffs, and a small state file for what bpffs cannot hold.
+//!
+//! ```text
+//! /sys/fs/bpf/prism/rules/{RULES,RULE_COUNT}       shared with the profilers
+//! /sys/fs/bpf/prism/datapath/<netns inode>/
+//!     prog_rx prog_tx                               the programs
+//!     link_rx link_tx_<ifindex>                     tcx links (attachments)
+//!     CONFIG TUNNEL LOCAL REMOTE COUNTERS           the host's maps
+//! /run/prism/datapath.json                          modes, rules, hosts
+//! ```
+
+use std::{
+    fs, io,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+
+pub const ROOT: &str = "/sys/fs/bpf/prism";
+
+pub fn rules_dir() -> PathBuf {
+    Path::new(ROOT).join("rules")
+}
+
+pub fn datapath_dir() -> PathBuf {
+    Path::new(ROOT).join("datapath")
+}
+
+pub fn host_dir(netns_inode: u32) -> PathBuf {
+    datapath_dir().join(netns_inode.to_string())
+}
+
+pub fn state_file() -> PathBuf {
+    PathBuf::from("/run/prism/datapath.json")
+}
+
+/// Host directories that exist, whatever the state file says (after a
+/// crash the pins are the truth).
+pub fn host_dirs() -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(datapath_dir()) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Pins created so far by one operation, removed again (newest first) if
+/// the operation does not commit: unpinning a link detaches its program.
+#[derive(Default)]
+pub struct Transaction {
+    created: Vec<PathBuf>,
+    committed: bool,
+}
+
+impl Transaction {
+    pub fn created(&mut self, path: PathBuf) {
+        self.created.push(path);
+    }
+
+    pub fn commit(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        for path in self.created.iter().rev() {
+            let _ = remove_pin(path);
+        }
+    }
+}
+
+/// Removes a pin (file) or an empty pin directory; absent is fine.
+pub fn remove_pin(path: &Path) -> Result<()> {
+    let removed = if path.is_dir() {
+        fs::remove_dir(path)
+    } else {
+        fs::remove_file(path)
+    };
+    match removed {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
