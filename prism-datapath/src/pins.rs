@@ -17,11 +17,7 @@ use std::{
 
 use anyhow::{Context, Result};
 
-pub const ROOT: &str = "/sys/fs/bpf/prism";
-
-pub fn rules_dir() -> PathBuf {
-    Path::new(ROOT).join("rules")
-}
+pub use prism_kernel::bpf::{PIN_ROOT as ROOT, rules_pin_dir as rules_dir};
 
 pub fn datapath_dir() -> PathBuf {
     Path::new(ROOT).join("datapath")

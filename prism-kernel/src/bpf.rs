@@ -23,3 +23,12 @@ where
 pub fn enable_run_time_stats() -> Result<std::os::fd::OwnedFd> {
     Ok(aya::sys::enable_stats(aya::sys::Stats::RunTime)?)
 }
+
+/// Where Prism pins what outlives a command (see `prism_datapath::pins`).
+pub const PIN_ROOT: &str = "/sys/fs/bpf/prism";
+
+/// The pinned rule maps (`RULES`, `RULE_COUNT`) that the datapath creates
+/// and the profilers share, so that both always agree on "high".
+pub fn rules_pin_dir() -> std::path::PathBuf {
+    std::path::Path::new(PIN_ROOT).join("rules")
+}

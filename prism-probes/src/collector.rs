@@ -52,7 +52,8 @@ impl EventSampling {
 
 #[derive(Clone, Debug)]
 pub struct CollectorConfig {
-    /// High-priority rules; everything else is low.
+    /// High-priority rules; everything else is low. Empty: share the
+    /// datapath's pinned rules if it is enabled (and see its live changes).
     pub rules: RuleSet,
     /// Namespace labels to watch (see `prism_kernel::netns::all`); empty: all.
     pub namespaces: Vec<String>,
@@ -125,9 +126,17 @@ impl Collector {
             })
             .unwrap_or_default();
         let mechanism = Mechanism::TpBtf;
-        let mut ebpf = EbpfLoader::new()
+        let shared = prism_kernel::bpf::rules_pin_dir();
+        let share = config.rules.is_empty() && shared.join("RULES").exists();
+        let mut loader = EbpfLoader::new();
+        loader
             .override_global(KERNEL_OFFSETS_GLOBAL, &kernel, true)
-            .override_global(PROBE_CONFIG_GLOBAL, &probe, true)
+            .override_global(PROBE_CONFIG_GLOBAL, &probe, true);
+        if share {
+            loader.map_pin_path("RULES", shared.join("RULES"));
+            loader.map_pin_path("RULE_COUNT", shared.join("RULE_COUNT"));
+        }
+        let mut ebpf = loader
             .load(crate::object())
             .context("load the profiler programs")?;
         let aya_btf = Btf::from_sys_fs().context("the profilers need the kernel's BTF (tp_btf)")?;
@@ -161,8 +170,12 @@ impl Collector {
                 stages.set(i as u32, *stage, 0)?;
             }
         }
-        let rules = collector.config.rules.clone();
-        collector.set_rules(&rules)?;
+        if share {
+            collector.config.rules = collector.read_rules()?;
+        } else {
+            let rules = collector.config.rules.clone();
+            collector.set_rules(&rules)?;
+        }
         collector.refresh_devices()?;
         Ok(collector)
     }
@@ -203,6 +216,17 @@ impl Collector {
         count.set(0, rules.len() as u32, 0)?;
         self.config.rules = rules.clone();
         Ok(())
+    }
+
+    /// The rules in the rule map (the datapath's, when shared).
+    pub fn read_rules(&self) -> Result<RuleSet> {
+        let count: Array<_, u32> = Array::try_from(self.map("RULE_COUNT")?)?;
+        let rules: Array<_, Rule> = Array::try_from(self.map("RULES")?)?;
+        let mut set = RuleSet::default();
+        for i in 0..count.get(&0, 0)?.min(prism_rules::MAX_RULES) {
+            set.add(rules.get(&i, 0)?)?;
+        }
+        Ok(set)
     }
 
     /// Discovers the overlay's devices again (containers come and go) and
