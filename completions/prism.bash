@@ -76,6 +76,9 @@ _prism() {
             prism__subcmd__help,status)
                 cmd="prism__subcmd__help__subcmd__status"
                 ;;
+            prism__subcmd__help__subcmd__lab,bench)
+                cmd="prism__subcmd__help__subcmd__lab__subcmd__bench"
+                ;;
             prism__subcmd__help__subcmd__lab,down)
                 cmd="prism__subcmd__help__subcmd__lab__subcmd__down"
                 ;;
@@ -100,6 +103,9 @@ _prism() {
             prism__subcmd__help__subcmd__rules,list)
                 cmd="prism__subcmd__help__subcmd__rules__subcmd__list"
                 ;;
+            prism__subcmd__lab,bench)
+                cmd="prism__subcmd__lab__subcmd__bench"
+                ;;
             prism__subcmd__lab,down)
                 cmd="prism__subcmd__lab__subcmd__down"
                 ;;
@@ -117,6 +123,9 @@ _prism() {
                 ;;
             prism__subcmd__lab,up)
                 cmd="prism__subcmd__lab__subcmd__up"
+                ;;
+            prism__subcmd__lab__subcmd__help,bench)
+                cmd="prism__subcmd__lab__subcmd__help__subcmd__bench"
                 ;;
             prism__subcmd__lab__subcmd__help,down)
                 cmd="prism__subcmd__lab__subcmd__help__subcmd__down"
@@ -341,8 +350,22 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help__subcmd__lab)
-            opts="up down status run overhead"
+            opts="up down status run overhead bench"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__lab__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -523,12 +546,50 @@ _prism() {
             return 0
             ;;
         prism__subcmd__lab)
-            opts="-v -h --verbose --help up down status run overhead help"
+            opts="-v -h --verbose --help up down status run overhead bench help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__lab__subcmd__bench)
+            opts="-v -h --name --rounds --duration --background --placement --proto --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rounds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --background)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --placement)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proto)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -555,8 +616,22 @@ _prism() {
             return 0
             ;;
         prism__subcmd__lab__subcmd__help)
-            opts="up down status run overhead help"
+            opts="up down status run overhead bench help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__lab__subcmd__help__subcmd__bench)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -132,6 +132,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand status 'Show the testbed''s namespaces, devices, ifindexes, addresses and MACs'
             cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
             cand overhead 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
+            cand bench 'Reproduce the paper''s experiment: the prober under bulk traffic, datapath off and on'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'prism;lab;up'= {
@@ -185,12 +186,26 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'prism;lab;bench'= {
+            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand --rounds 'Rounds of all configurations'
+            cand --duration 'How long the prober measures in each run'
+            cand --background 'Bulk background: tcp or udp'
+            cand --placement 'CPU placement: shared-rx or one-cpu'
+            cand --proto 'Prober protocol: udp or tcp'
+            cand --json 'Print every run and the summary as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'prism;lab;help'= {
             cand up 'Build the testbed (idempotent) and check container-to-container connectivity'
             cand down 'Remove the testbed, also after a half-failed `up`'
             cand status 'Show the testbed''s namespaces, devices, ifindexes, addresses and MACs'
             cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
             cand overhead 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
+            cand bench 'Reproduce the paper''s experiment: the prober under bulk traffic, datapath off and on'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'prism;lab;help;up'= {
@@ -202,6 +217,8 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;lab;help;run'= {
         }
         &'prism;lab;help;overhead'= {
+        }
+        &'prism;lab;help;bench'= {
         }
         &'prism;lab;help;help'= {
         }
@@ -256,6 +273,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand status 'Show the testbed''s namespaces, devices, ifindexes, addresses and MACs'
             cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
             cand overhead 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
+            cand bench 'Reproduce the paper''s experiment: the prober under bulk traffic, datapath off and on'
         }
         &'prism;help;lab;up'= {
         }
@@ -266,6 +284,8 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;help;lab;run'= {
         }
         &'prism;help;lab;overhead'= {
+        }
+        &'prism;help;lab;bench'= {
         }
         &'prism;help;man'= {
         }

@@ -78,14 +78,15 @@ complete -c prism -n "__fish_prism_using_subcommand rules; and __fish_seen_subco
 complete -c prism -n "__fish_prism_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a rule (takes effect for new packets at once)'
 complete -c prism -n "__fish_prism_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "del" -d 'Delete a rule'
 complete -c prism -n "__fish_prism_using_subcommand rules; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "overhead" -d 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
-complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -f -a "overhead" -d 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -f -a "bench" -d 'Reproduce the paper\'s experiment: the prober under bulk traffic, datapath off and on'
+complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l vni -d 'VXLAN network identifier' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l port -d 'VXLAN UDP port' -r
@@ -117,11 +118,21 @@ complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcomm
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -l json -d 'Print the rounds and the figures as JSON'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l rounds -d 'Rounds of all configurations' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l duration -d 'How long the prober measures in each run' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l background -d 'Bulk background: tcp or udp' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l placement -d 'CPU placement: shared-rx or one-cpu' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l proto -d 'Prober protocol: udp or tcp' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l json -d 'Print every run and the summary as JSON'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "up" -d 'Build the testbed (idempotent) and check container-to-container connectivity'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "down" -d 'Remove the testbed, also after a half-failed `up`'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "overhead" -d 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "bench" -d 'Reproduce the paper\'s experiment: the prober under bulk traffic, datapath off and on'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c prism -n "__fish_prism_using_subcommand man" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand man" -s h -l help -d 'Print help'
@@ -145,3 +156,4 @@ complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcom
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "status" -d 'Show the testbed\'s namespaces, devices, ifindexes, addresses and MACs'
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "run" -d 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "overhead" -d 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
+complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "bench" -d 'Reproduce the paper\'s experiment: the prober under bulk traffic, datapath off and on'

@@ -346,6 +346,49 @@ median throughput ratio. With the profilers on it turns on the kernel's BPF
 run-time statistics (BPF_ENABLE_STATS) and reports each program's runs and
 mean cost per run.")]
     Overhead(OverheadArgs),
+
+    /// Reproduce the paper's experiment: the prober under bulk traffic, datapath off and on
+    #[command(after_help = "Examples:
+  sudo prism lab bench                          5 rounds of idle, off, sync, mark under TCP bulk
+  sudo prism lab bench --background udp --rounds 7 --duration 10s --json
+
+Each round runs, in turn: the prober alone (idle), the prober under bulk
+traffic with the datapath off, then with each mode on (sync, mark). The
+prober's port is the high-priority rule. The table shows medians over
+rounds and, per configuration, the median of the ratios to 'off' paired
+within each round (these VMs are noisy; pairing cancels slow phases).
+The datapath must be off when the bench starts; it is off again after.")]
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub lab: LabName,
+
+    /// Rounds of all configurations.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+
+    /// How long the prober measures in each run.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// Bulk background: tcp or udp.
+    #[arg(long, default_value = "tcp")]
+    pub background: Background,
+
+    /// CPU placement: shared-rx or one-cpu.
+    #[arg(long, default_value = "shared-rx")]
+    pub placement: Placement,
+
+    /// Prober protocol: udp or tcp.
+    #[arg(long, default_value = "udp")]
+    pub proto: Proto,
+
+    /// Print every run and the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

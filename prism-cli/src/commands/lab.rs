@@ -36,6 +36,7 @@ pub fn run(cmd: LabCommand) -> Result<ExitCode> {
         LabCommand::Status { lab, json } => show_status(&lab.name, json),
         LabCommand::Run(args) => run_scenarios(args),
         LabCommand::Overhead(args) => super::overhead::run(args),
+        LabCommand::Bench(args) => super::bench::run(args),
     }?;
     Ok(ExitCode::SUCCESS)
 }

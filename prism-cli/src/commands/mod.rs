@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod bench;
 mod datapath;
 mod docs;
 mod doctor;

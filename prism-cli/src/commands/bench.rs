@@ -1,0 +1,249 @@
+//! `prism lab bench`: the paper's experiment on the lab. The prober alone,
+//! then under bulk traffic with the datapath off and in each mode, in
+//! alternating rounds; medians and paired ratios to "off".
+
+use anyhow::{Result, bail};
+use prism_datapath::control::{self, EnableOptions, Mode};
+use prism_lab::{
+    Topology,
+    latency::{LatencySummary, median},
+    scenario::{self, Background, RunOptions, ScenarioReport},
+    workload::{PROBE_PORT, prober::ProberConfig},
+};
+use prism_rules::RuleSet;
+use serde::Serialize;
+
+use super::{lab::lab_status, print_json};
+use crate::{cli::BenchArgs, table::Table};
+
+/// One configuration of a round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Config {
+    /// The prober alone, datapath off.
+    Idle,
+    /// Under bulk traffic, datapath off.
+    Off,
+    Sync,
+    Mark,
+}
+
+impl Config {
+    const ALL: [Config; 4] = [Self::Idle, Self::Off, Self::Sync, Self::Mark];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Off => "off",
+            Self::Sync => "sync",
+            Self::Mark => "mark",
+        }
+    }
+
+    fn mode(self) -> Option<Mode> {
+        match self {
+            Self::Sync => Some(Mode::Sync),
+            Self::Mark => Some(Mode::Mark),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Run {
+    round: u32,
+    config: Config,
+    report: ScenarioReport,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    config: Config,
+    latency: LatencySummary,
+    background_gbit_per_s: Option<f64>,
+    /// Medians of per-round ratios to `off` (None for `off` itself).
+    p50_ratio: Option<f64>,
+    p99_ratio: Option<f64>,
+    p999_ratio: Option<f64>,
+    background_ratio: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Output {
+    background: Background,
+    rounds: u32,
+    runs: Vec<Run>,
+    summary: Vec<Summary>,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let status = lab_status(&args.lab.name)?;
+    if !status.complete {
+        bail!(
+            "lab {} is incomplete; run `prism lab up --name {0}` to rebuild it",
+            status.name
+        );
+    }
+    if control::State::load()?.is_some() {
+        bail!(
+            "the datapath is enabled; the bench switches it on and off itself: run `prism disable` first"
+        );
+    }
+    let topo = Topology::new(status.config);
+    let proto = match args.proto {
+        prism_lab::workload::prober::Proto::Udp => "udp",
+        prism_lab::workload::prober::Proto::Tcp => "tcp",
+    };
+    let rules = RuleSet::parse(&[format!("{proto} port {PROBE_PORT}")])?;
+    let hosts: Vec<String> = topo.sides.iter().map(|s| s.host_ns.clone()).collect();
+    let opts = RunOptions {
+        duration: args.duration,
+        placement: args.placement,
+        prober: ProberConfig {
+            proto: args.proto,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let total = args.rounds as usize * Config::ALL.len();
+    eprintln!(
+        "bench: {} rounds of idle/off/sync/mark, {} background, {} placement, about {} per run",
+        args.rounds,
+        args.background,
+        args.placement,
+        humantime::format_duration(opts.duration + opts.warmup)
+    );
+    let mut runs = Vec::new();
+    let result = (|| -> Result<()> {
+        for round in 1..=args.rounds {
+            for config in Config::ALL {
+                set_datapath(config, &rules, &hosts)?;
+                let background = if config == Config::Idle {
+                    Background::Idle
+                } else {
+                    args.background
+                };
+                let report = scenario::run(&topo, background, &opts)?;
+                eprintln!(
+                    "[{}/{total}] round {round} {:<4}  p50 {:>8.1} µs  p99 {:>9.1} µs  lost {}{}",
+                    runs.len() + 1,
+                    config.name(),
+                    report.latency.p50,
+                    report.latency.p99,
+                    report.lost,
+                    report
+                        .background
+                        .map(|b| format!("  background {:.2} Gbit/s", b.gbit_per_s))
+                        .unwrap_or_default()
+                );
+                runs.push(Run {
+                    round,
+                    config,
+                    report,
+                });
+            }
+        }
+        Ok(())
+    })();
+    // Whatever happened, leave the datapath off as we found it.
+    let _ = control::disable();
+    result?;
+    let summary = Config::ALL.iter().map(|&c| summarize(c, &runs)).collect();
+    let out = Output {
+        background: args.background,
+        rounds: args.rounds,
+        runs,
+        summary,
+    };
+    if args.json {
+        return print_json(&out);
+    }
+    print_table(&out);
+    Ok(())
+}
+
+fn set_datapath(config: Config, rules: &RuleSet, hosts: &[String]) -> Result<()> {
+    control::disable()?;
+    if let Some(mode) = config.mode() {
+        control::enable(&EnableOptions {
+            modes: vec![mode],
+            rules: Some(rules.clone()),
+            underlay: None,
+            namespaces: hosts.to_vec(),
+            priority: 6,
+        })?;
+    }
+    Ok(())
+}
+
+fn summarize(config: Config, runs: &[Run]) -> Summary {
+    let mine: Vec<&Run> = runs.iter().filter(|r| r.config == config).collect();
+    let latency =
+        LatencySummary::median_of(&mine.iter().map(|r| r.report.latency).collect::<Vec<_>>());
+    let gbit = |r: &Run| r.report.background.map(|b| b.gbit_per_s);
+    let bg: Vec<f64> = mine.iter().filter_map(|r| gbit(r)).collect();
+    // Ratios to `off` in the same round.
+    let paired = |f: &dyn Fn(&Run) -> Option<f64>| -> Option<f64> {
+        if config == Config::Off {
+            return None;
+        }
+        let ratios: Vec<f64> = mine
+            .iter()
+            .filter_map(|r| {
+                let off = runs
+                    .iter()
+                    .find(|o| o.round == r.round && o.config == Config::Off)?;
+                let (a, b) = (f(r)?, f(off)?);
+                (b > 0.0).then(|| a / b)
+            })
+            .collect();
+        (!ratios.is_empty()).then(|| median(ratios))
+    };
+    Summary {
+        config,
+        latency,
+        background_gbit_per_s: (!bg.is_empty()).then(|| median(bg)),
+        p50_ratio: paired(&|r| Some(r.report.latency.p50)),
+        p99_ratio: paired(&|r| Some(r.report.latency.p99)),
+        p999_ratio: paired(&|r| Some(r.report.latency.p999)),
+        background_ratio: if config == Config::Idle {
+            None
+        } else {
+            paired(&gbit)
+        },
+    }
+}
+
+fn print_table(out: &Output) {
+    println!(
+        "\nprober round-trip times in µs, medians of {} rounds, {} background; ratios to 'off' paired per round",
+        out.rounds, out.background
+    );
+    let mut t = Table::new(&[
+        "CONFIG",
+        ">P50",
+        ">P99",
+        ">P99.9",
+        ">BACKGROUND",
+        ">P50/OFF",
+        ">P99/OFF",
+        ">P99.9/OFF",
+        ">BG/OFF",
+    ]);
+    let ratio = |r: Option<f64>| r.map_or_else(|| "-".to_string(), |r| format!("{r:.2}"));
+    for s in &out.summary {
+        t.row(vec![
+            s.config.name().into(),
+            format!("{:.1}", s.latency.p50),
+            format!("{:.1}", s.latency.p99),
+            format!("{:.1}", s.latency.p999),
+            s.background_gbit_per_s
+                .map_or_else(|| "-".into(), |g| format!("{g:.2} Gbit/s")),
+            ratio(s.p50_ratio),
+            ratio(s.p99_ratio),
+            ratio(s.p999_ratio),
+            ratio(s.background_ratio),
+        ]);
+    }
+    print!("{t}");
+}
