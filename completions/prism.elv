@@ -55,11 +55,12 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --help 'Print help'
         }
         &'prism;enable'= {
-            cand --mode 'Modes, comma-separated: sync, mark'
+            cand --mode 'Modes, comma-separated: sync, mark, nic'
             cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
             cand --iface 'Only hosts whose VXLAN underlay is this device'
             cand --netns 'Only hosts in this network namespace (repeatable); default: all'
             cand --priority 'skb->priority given to high-priority packets in mark mode'
+            cand --nic-cpu 'nic mode: the CPU that processes the high-priority ring (default: the last CPU); the other rings go to the other CPUs'
             cand --auto 'Find every VXLAN underlay and container veth (the default)'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'

@@ -48,11 +48,12 @@ complete -c prism -n "__fish_prism_using_subcommand stat" -l vxlan-port -d 'UDP 
 complete -c prism -n "__fish_prism_using_subcommand stat" -l json -d 'Print one JSON object per interval instead of tables'
 complete -c prism -n "__fish_prism_using_subcommand stat" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand stat" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand enable" -l mode -d 'Modes, comma-separated: sync, mark' -r
+complete -c prism -n "__fish_prism_using_subcommand enable" -l mode -d 'Modes, comma-separated: sync, mark, nic' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l iface -d 'Only hosts whose VXLAN underlay is this device' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l netns -d 'Only hosts in this network namespace (repeatable); default: all' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l priority -d 'skb->priority given to high-priority packets in mark mode' -r
+complete -c prism -n "__fish_prism_using_subcommand enable" -l nic-cpu -d 'nic mode: the CPU that processes the high-priority ring (default: the last CPU); the other rings go to the other CPUs' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l auto -d 'Find every VXLAN underlay and container veth (the default)'
 complete -c prism -n "__fish_prism_using_subcommand enable" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand enable" -s h -l help -d 'Print help'

@@ -4,8 +4,8 @@
 mod support;
 
 use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
-use prism_datapath::object::{DatapathObject, RX_PROGRAM, TX_PROGRAM};
-use prism_datapath_common::{Config, RX, Remote, TX, Tunnel, mode, reason};
+use prism_datapath::object::{DatapathObject, RX_PROGRAM, STEER_PROGRAM, TX_PROGRAM};
+use prism_datapath_common::{Config, EGRESS, RX, Remote, TX, Tunnel, mode, reason};
 use prism_rules::RuleSet;
 use support::packets::*;
 
@@ -42,7 +42,9 @@ fn datapath(modes: u32) -> DatapathObject {
         modes,
         priority: 6,
         vxlan_port: 4789,
-        _pad: [0; 6],
+        nic_high_queue: 3,
+        nic_low_queue: 1,
+        _pad: [0; 2],
     })
     .unwrap();
     dp.set_tunnel(Tunnel {
@@ -353,4 +355,27 @@ fn mark_mode_only_marks() {
     let c = dp.counters().unwrap();
     assert_eq!(c.get(RX, reason::MARKED, true), 1);
     assert_eq!(c.get(RX, reason::PASSED, true), 1);
+}
+
+#[test]
+fn nic_mode_steers_by_class_and_changes_nothing_else() {
+    let mut dp = datapath(mode::NIC);
+    let high = encapsulated(&inner_v4_udp(HIGH_PORT, b"ping"), V4::default());
+    let low = encapsulated(&inner_v4_udp(53, b"query"), V4::default());
+    let arp = eth([0xff; 6], UNDERLAY_MAC, ETH_P_ARP, &[0u8; 28]);
+    for frame in [&high, &low, &arp] {
+        let (verdict, out) = run(&mut dp, STEER_PROGRAM, frame, 0);
+        assert_eq!(verdict, TC_ACT_OK);
+        assert_eq!(&out, frame);
+    }
+    let c = dp.counters().unwrap();
+    assert_eq!(c.get(EGRESS, reason::STEERED, true), 1);
+    assert_eq!(c.get(EGRESS, reason::STEERED, false), 2);
+    // Without nic mode the program does nothing at all.
+    let mut off = datapath(mode::SYNC);
+    run(&mut off, STEER_PROGRAM, &high, 0);
+    assert_eq!(
+        off.counters().unwrap().get(EGRESS, reason::STEERED, true),
+        0
+    );
 }

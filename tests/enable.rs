@@ -303,3 +303,43 @@ fn faults_end_in_clear_messages_and_clean_state() {
     assert!(run_ok(&["disable"]).contains("removed"));
     assert!(!std::path::Path::new("/sys/fs/bpf/prism/datapath").exists());
 }
+
+fn rps_masks(ns: &str) -> Vec<String> {
+    let path = prism_kernel::netns::path_of(ns);
+    prism_kernel::sysfs::rps_masks(&path, ns, "eth0").unwrap()
+}
+
+#[test]
+fn nic_mode_gives_high_priority_its_own_ring_and_cpu_and_disable_restores() {
+    let _turn = turn();
+    let lab = Lab::up("dpnic");
+    let topo = Topology::new(state::load(&lab.name).unwrap().unwrap());
+    let hosts: Vec<String> = topo.sides.iter().map(|s| s.host_ns.clone()).collect();
+    let before: Vec<Vec<String>> = hosts.iter().map(|h| rps_masks(h)).collect();
+    let _disable = Disable;
+    let mut enable = enable_args(&lab);
+    enable.extend(["--mode", "sync,nic", "--nic-cpu", "1"].map(String::from));
+    run_ok(&args(&enable));
+    for h in &hosts {
+        // Ring 2 (high) is steered by rx-1's map: CPU 1; the others: CPU 0.
+        assert_eq!(rps_masks(h), ["1", "2", "1"], "{h}");
+    }
+    let opts = RunOptions {
+        duration: Duration::from_millis(1500),
+        warmup: Duration::from_millis(300),
+        apply_rps: false,
+        ..Default::default()
+    };
+    let r = scenario::run(&topo, Background::Tcp, &opts).unwrap();
+    assert!(
+        r.sent > 300 && r.background.unwrap().bytes > 10_000_000,
+        "{r:?}"
+    );
+    let s = status();
+    assert!(counter(&s, "egress", "steered", "high") >= 2 * r.sent);
+    assert!(counter(&s, "egress", "steered", "low") > 1000);
+    assert!(counter(&s, "rx", "fast", "high") >= 2 * (r.sent - r.lost));
+    run_ok(&["disable"]);
+    let after: Vec<Vec<String>> = hosts.iter().map(|h| rps_masks(h)).collect();
+    assert_eq!(after, before, "disable puts the RPS masks back");
+}

@@ -88,7 +88,11 @@ inner flow. Times are µs; a stage the host lacks the devices for is absent.")]
 Modes: sync streams high-priority packets past the overlay's queues (VXLAN
 decap + bpf_redirect_peer into the container on receive; encap +
 bpf_redirect out of the underlay on transmit); mark sets skb->priority so
-egress qdiscs can serve them first. The topology (underlay, VXLAN device,
+egress qdiscs can serve them first; nic puts high-priority packets on a
+transmit queue of their own at the sender's underlay, and steers that ring's
+receive processing to --nic-cpu and the other rings to the other CPUs, so
+bulk traffic never shares a CPU with them before the stack (emulated on veth
+underlays with 3+ queues; a NIC would need ntuple flow steering). The topology (underlay, VXLAN device,
 containers' veths and MACs, remote VTEPs) is learned from rtnetlink in every
 namespace; run enable again to pick up containers that came or went.
 Programs stay attached after prism exits (pinned under /sys/fs/bpf/prism);
@@ -140,7 +144,7 @@ a failure at any step detaches everything this call attached.")]
 
 #[derive(Debug, Args)]
 pub struct EnableArgs {
-    /// Modes, comma-separated: sync, mark.
+    /// Modes, comma-separated: sync, mark, nic.
     #[arg(long = "mode", value_delimiter = ',', default_value = "sync")]
     pub modes: Vec<prism_datapath::control::Mode>,
 
@@ -162,6 +166,11 @@ pub struct EnableArgs {
     /// skb->priority given to high-priority packets in mark mode.
     #[arg(long, default_value_t = 6)]
     pub priority: u32,
+
+    /// nic mode: the CPU that processes the high-priority ring (default:
+    /// the last CPU); the other rings go to the other CPUs.
+    #[arg(long, value_name = "CPU")]
+    pub nic_cpu: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -353,7 +362,8 @@ mean cost per run.")]
   sudo prism lab bench --background udp --rounds 7 --duration 10s --json
 
 Each round runs, in turn: the prober alone (idle), the prober under bulk
-traffic with the datapath off, then with each mode on (sync, mark). The
+traffic with the datapath off, then with each mode on (sync, mark, nic,
+sync+nic). The
 prober's port is the high-priority rule. The table shows medians over
 rounds and, per configuration, the median of the ratios to 'off' paired
 within each round (these VMs are noisy; pairing cancels slow phases).

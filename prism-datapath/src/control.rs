@@ -27,7 +27,7 @@ use prism_rules::RuleSet;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    object::{Counters, DatapathObject, RX_PROGRAM, TX_PROGRAM},
+    object::{Counters, DatapathObject, RX_PROGRAM, STEER_PROGRAM, TX_PROGRAM},
     pins::{self, Transaction},
     rules::PinnedRules,
     topology::{self, Host},
@@ -41,6 +41,9 @@ pub enum Mode {
     Sync,
     /// Set `skb->priority` of high-priority packets.
     Mark,
+    /// Give high-priority packets their own NIC queue and CPU before the
+    /// receiver's shared queues (emulated on veth underlays).
+    Nic,
 }
 
 impl std::str::FromStr for Mode {
@@ -49,10 +52,8 @@ impl std::str::FromStr for Mode {
         match s {
             "sync" => Ok(Self::Sync),
             "mark" => Ok(Self::Mark),
-            "nic" => bail!(
-                "mode nic (steering high-priority flows to their own NIC queue) is not implemented yet"
-            ),
-            _ => bail!("unknown mode {s:?} (expected sync or mark)"),
+            "nic" => Ok(Self::Nic),
+            _ => bail!("unknown mode {s:?} (expected sync, mark or nic)"),
         }
     }
 }
@@ -63,6 +64,7 @@ pub fn mode_bits(modes: &[Mode]) -> u32 {
         bits | match m {
             Mode::Sync => mode::SYNC,
             Mode::Mark => mode::MARK,
+            Mode::Nic => mode::NIC,
         }
     })
 }
@@ -79,7 +81,19 @@ pub struct EnableOptions {
     pub namespaces: Vec<String>,
     /// `skb->priority` in mark mode.
     pub priority: u32,
+    /// nic mode: the CPU that processes the high-priority ring; None: the
+    /// last CPU.
+    pub nic_cpu: Option<usize>,
 }
+
+/// nic mode on a veth underlay: high-priority packets go on transmit queue
+/// 2 and the rest on queue 0. The peer reads the RPS map of ring k from
+/// rx-(k-1) (it takes the queue the sender set as a recorded one), so ring
+/// 2 is steered by rx-1's map and ring 0 by rx-0's.
+const NIC_HIGH_QUEUE: u16 = 2;
+const NIC_LOW_QUEUE: u16 = 0;
+const NIC_HIGH_RPS: usize = 1;
+const NIC_MIN_QUEUES: usize = 3;
 
 /// What is enabled: written on enable, read by status.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -98,6 +112,9 @@ pub struct HostState {
     pub vni: u32,
     /// Host veths the transmit program is attached to.
     pub host_veths: Vec<String>,
+    /// The underlay's RPS masks before nic mode changed them, to restore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub saved_rps: Vec<String>,
     pub local_containers: usize,
     pub remote_containers: usize,
 }
@@ -144,7 +161,8 @@ pub fn enable(opts: &EnableOptions) -> Result<EnableReport> {
             ),
         }
     }
-    let fresh = State::load()?.is_none();
+    let previous = State::load()?;
+    let fresh = previous.is_none();
     if fresh {
         // Pins without a state file: an enable that died. Start clean.
         remove_all_pins()?;
@@ -153,15 +171,27 @@ pub fn enable(opts: &EnableOptions) -> Result<EnableReport> {
         modes: mode_bits(&opts.modes),
         priority: opts.priority,
         vxlan_port: hosts[0].port,
-        _pad: [0; 6],
+        // The kernel reads queue + 1 as a recorded queue (see steer.rs).
+        nic_high_queue: NIC_HIGH_QUEUE + 1,
+        nic_low_queue: NIC_LOW_QUEUE + 1,
+        _pad: [0; 2],
     };
+    let nic = opts.modes.contains(&Mode::Nic);
     let mut tx = Transaction::default();
     let mut attached = 0;
     let mut states = Vec::new();
     for host in &hosts {
-        attached += enable_host(host, &config, opts.rules.as_ref(), &mut tx)
+        let mut state = host_state(host);
+        state.saved_rps = previous
+            .as_ref()
+            .and_then(|p| p.hosts.iter().find(|h| h.netns_inode == host.netns_inode))
+            .map(|h| h.saved_rps.clone())
+            .unwrap_or_default();
+        attached += enable_host(host, &config, opts.rules.as_ref(), nic, &mut tx)
             .with_context(|| format!("enable the datapath in namespace {}", host.namespace))?;
-        states.push(host_state(host));
+        steer_rps(host, &mut state, nic, opts.nic_cpu)
+            .with_context(|| format!("set nic mode's RPS in namespace {}", host.namespace))?;
+        states.push(state);
     }
     let rules = PinnedRules::open()?
         .context("the rule maps were not pinned")?
@@ -198,6 +228,7 @@ fn host_state(host: &Host) -> HostState {
             .collect(),
         local_containers: host.locals.len(),
         remote_containers: host.remotes.len(),
+        saved_rps: Vec::new(),
     }
 }
 
@@ -207,6 +238,7 @@ fn enable_host(
     host: &Host,
     config: &Config,
     rules: Option<&RuleSet>,
+    nic: bool,
     tx: &mut Transaction,
 ) -> Result<usize> {
     let dir = pins::host_dir(host.netns_inode);
@@ -219,7 +251,11 @@ fn enable_host(
             obj.ebpf().map(name).context("map missing")?.pin(&path)?;
             tx.created(path);
         }
-        for (name, pin) in [(RX_PROGRAM, "prog_rx"), (TX_PROGRAM, "prog_tx")] {
+        for (name, pin) in [
+            (RX_PROGRAM, "prog_rx"),
+            (TX_PROGRAM, "prog_tx"),
+            (STEER_PROGRAM, "prog_steer"),
+        ] {
             let path = dir.join(pin);
             obj.program(name)?.pin(&path)?;
             tx.created(path);
@@ -231,7 +267,58 @@ fn enable_host(
             .context("the rule maps were not pinned")?
             .write(rules)?;
     }
-    attach_missing(&dir, host, tx)
+    attach_missing(&dir, host, nic, tx)
+}
+
+/// nic mode: the receiving side's RPS steers the high-priority ring to
+/// `nic_cpu` and the other rings to the other CPUs; when nic mode is off,
+/// the masks saved before are put back.
+fn steer_rps(host: &Host, state: &mut HostState, nic: bool, nic_cpu: Option<usize>) -> Result<()> {
+    let (path, ns, dev) = (&host.ns_path, &host.namespace, &host.underlay.name);
+    if !nic {
+        if !state.saved_rps.is_empty() {
+            let masks: Vec<(usize, String)> = state.saved_rps.drain(..).enumerate().collect();
+            prism_kernel::sysfs::set_rps_masks(path, ns, dev, &masks)?;
+        }
+        return Ok(());
+    }
+    if !host.underlay_is_veth {
+        bail!(
+            "nic mode on a physical NIC needs flow steering (ethtool ntuple) and IRQ affinity, which Prism does not set up yet; it is emulated on veth underlays"
+        );
+    }
+    let current = prism_kernel::sysfs::rps_masks(path, ns, dev)?;
+    if current.len() < NIC_MIN_QUEUES {
+        bail!(
+            "nic mode needs an underlay with at least {NIC_MIN_QUEUES} queues; {dev} has {}",
+            current.len()
+        );
+    }
+    if state.saved_rps.is_empty() {
+        state.saved_rps = current.clone();
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let high = nic_cpu.unwrap_or(cpus - 1);
+    if high >= cpus {
+        bail!("--nic-cpu {high}: this machine has CPUs 0-{}", cpus - 1);
+    }
+    let others: Vec<usize> = (0..cpus).filter(|&c| c != high).collect();
+    let others = if others.is_empty() {
+        vec![high]
+    } else {
+        others
+    };
+    let masks: Vec<(usize, String)> = (0..current.len())
+        .map(|q| {
+            let cpus = if q == NIC_HIGH_RPS {
+                vec![high]
+            } else {
+                others.clone()
+            };
+            (q, prism_kernel::sysfs::cpu_mask(&cpus))
+        })
+        .collect();
+    prism_kernel::sysfs::set_rps_masks(path, ns, dev, &masks)
 }
 
 /// Fills the host's pinned maps from what rtnetlink said.
@@ -296,18 +383,25 @@ fn prune<V: aya::Pod>(map: &mut HashMap<MapData, u64, V>, keep: &[u64]) {
 /// the links of containers that are gone. Links go first in tcx order, so
 /// the fast path sees packets before other programs (which stay attached
 /// and untouched).
-fn attach_missing(dir: &Path, host: &Host, tx: &mut Transaction) -> Result<usize> {
-    let mut wanted = vec![("link_rx".to_string(), "prog_rx", host.underlay.name.clone())];
-    for l in &host.locals {
+fn attach_missing(dir: &Path, host: &Host, nic: bool, tx: &mut Transaction) -> Result<usize> {
+    let ingress = TcAttachType::Ingress;
+    let underlay = host.underlay.name.clone();
+    let mut wanted = vec![("link_rx".to_string(), "prog_rx", underlay.clone(), ingress)];
+    if nic {
         wanted.push((
-            format!("link_tx_{}", l.host_veth.ifindex),
-            "prog_tx",
-            l.host_veth.name.clone(),
+            "link_steer".into(),
+            "prog_steer",
+            underlay,
+            TcAttachType::Egress,
         ));
+    }
+    for l in &host.locals {
+        let pin = format!("link_tx_{}", l.host_veth.ifindex);
+        wanted.push((pin, "prog_tx", l.host_veth.name.clone(), ingress));
     }
     for entry in fs::read_dir(dir)?.filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("link_tx_") && !wanted.iter().any(|(pin, _, _)| *pin == name) {
+        if name.starts_with("link_tx_") && !wanted.iter().any(|(pin, _, _, _)| *pin == name) {
             // That container's veth is gone (or was replaced).
             if let Ok(link) = PinnedLink::from_pin(entry.path()) {
                 drop(link.unpin());
@@ -316,7 +410,7 @@ fn attach_missing(dir: &Path, host: &Host, tx: &mut Transaction) -> Result<usize
     }
     let missing: Vec<_> = wanted
         .into_iter()
-        .filter(|(pin, _, _)| !dir.join(pin).exists())
+        .filter(|(pin, _, _, _)| !dir.join(pin).exists())
         .collect();
     let ns = fs::File::open(&host.ns_path)
         .with_context(|| format!("open namespace {}", host.namespace))?;
@@ -325,16 +419,12 @@ fn attach_missing(dir: &Path, host: &Host, tx: &mut Transaction) -> Result<usize
         &host.namespace,
         || -> Result<Vec<std::path::PathBuf>> {
             let mut made = Vec::new();
-            for (pin, prog, dev) in &missing {
+            for (pin, prog, dev, hook) in &missing {
                 let path = dir.join(pin);
                 let mut program = SchedClassifier::from_pin(dir.join(prog))?;
                 let link_id = program
-                    .attach_with_options(
-                        dev,
-                        TcAttachType::Ingress,
-                        TcAttachOptions::TcxOrder(LinkOrder::first()),
-                    )
-                    .with_context(|| format!("attach {prog} to {dev} (tcx ingress)"))?;
+                    .attach_with_options(dev, *hook, TcAttachOptions::TcxOrder(LinkOrder::first()))
+                    .with_context(|| format!("attach {prog} to {dev} (tcx {hook:?})"))?;
                 let link = FdLink::try_from(program.take_link(link_id)?)?;
                 link.pin(&path)
                     .with_context(|| format!("pin {}", path.display()))?;
@@ -358,9 +448,22 @@ pub fn disable() -> Result<Option<usize>> {
     if dirs.is_empty() && !state.exists() && !pins::rules_dir().exists() {
         return Ok(None);
     }
+    if let Ok(Some(s)) = State::load() {
+        restore_rps(&s);
+    }
     let links = remove_all_pins()?;
     let _ = fs::remove_file(&state);
     Ok(Some(links))
+}
+
+/// Puts back the RPS masks nic mode changed (hosts that still exist).
+fn restore_rps(state: &State) {
+    for h in state.hosts.iter().filter(|h| !h.saved_rps.is_empty()) {
+        if let Some(ns) = netns::all().into_iter().find(|n| n.inode == h.netns_inode) {
+            let masks: Vec<(usize, String)> = h.saved_rps.iter().cloned().enumerate().collect();
+            let _ = prism_kernel::sysfs::set_rps_masks(&ns.path, &ns.label, &h.underlay, &masks);
+        }
+    }
 }
 
 fn remove_all_pins() -> Result<usize> {

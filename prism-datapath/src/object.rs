@@ -18,6 +18,7 @@ use serde::Serialize;
 /// Program names in the object.
 pub const RX_PROGRAM: &str = "prism_rx";
 pub const TX_PROGRAM: &str = "prism_tx";
+pub const STEER_PROGRAM: &str = "prism_steer";
 
 /// The loaded (not yet attached) datapath of one host.
 pub struct DatapathObject {
@@ -38,7 +39,7 @@ impl DatapathObject {
         let mut ebpf = loader
             .load(crate::object())
             .context("load the datapath object")?;
-        for name in [RX_PROGRAM, TX_PROGRAM] {
+        for name in [RX_PROGRAM, TX_PROGRAM, STEER_PROGRAM] {
             let p: &mut SchedClassifier = program(&mut ebpf, name)?;
             p.load().with_context(|| format!("load {name}"))?;
         }
@@ -161,7 +162,7 @@ impl Counters {
     /// Non-zero counters as (direction, reason name, class, count).
     pub fn nonzero(&self) -> Vec<(&'static str, &'static str, &'static str, u64)> {
         let mut out = Vec::new();
-        for (d, dname) in [(0, "rx"), (1, "tx")] {
+        for (d, dname) in [(0, "rx"), (1, "tx"), (2, "egress")] {
             for r in 0..reason::COUNT {
                 for (c, cname) in [(1, "high"), (0, "low")] {
                     let n = self.get(d, r, c == 1);

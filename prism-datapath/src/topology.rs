@@ -57,6 +57,8 @@ pub struct Host {
     pub underlay: Port,
     #[serde(skip)]
     pub underlay_mac: [u8; 6],
+    /// A veth (the lab's wire) rather than a NIC.
+    pub underlay_is_veth: bool,
     pub underlay_mtu: u32,
     pub local_ip: Ipv4Addr,
     pub locals: Vec<LocalContainer>,
@@ -197,6 +199,7 @@ fn host_of(
             ifindex: underlay.ifindex,
         },
         underlay_mac,
+        underlay_is_veth: underlay.kind.as_deref() == Some("veth"),
         underlay_mtu: underlay.mtu.unwrap_or(1500),
         local_ip,
         locals,

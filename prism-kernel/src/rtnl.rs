@@ -228,15 +228,30 @@ impl Rtnl {
             .with_context(|| format!("configure {what}"))
     }
 
-    /// Creates a veth pair whose peer is born inside the namespace `peer_ns`.
-    pub async fn add_veth_into(&self, name: &str, peer: &str, peer_ns: &str) -> Result<()> {
+    /// Creates a veth pair whose peer is born inside the namespace `peer_ns`,
+    /// both ends with `queues` transmit and receive queues.
+    pub async fn add_veth_into(
+        &self,
+        name: &str,
+        peer: &str,
+        peer_ns: &str,
+        queues: u32,
+    ) -> Result<()> {
         let ns = crate::netns::open(peer_ns)?;
-        let peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+        let queue_attrs = [
+            LinkAttribute::NumTxQueues(queues),
+            LinkAttribute::NumRxQueues(queues),
+        ];
+        let mut peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
             .name(peer.to_string())
-            .setns_by_fd(ns.as_raw_fd())
-            .build();
-        let msg = LinkVeth::new(name, peer)
-            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
+            .setns_by_fd(ns.as_raw_fd());
+        let mut builder = LinkVeth::new(name, peer);
+        for attr in queue_attrs {
+            peer_msg = peer_msg.append_extra_attribute(attr.clone());
+            builder = builder.append_extra_attribute(attr);
+        }
+        let msg = builder
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())))
             .build();
         self.add(msg, &format!("veth {name} (peer {peer} in {peer_ns})"))
             .await

@@ -16,9 +16,19 @@ use nix::{
 
 use crate::netns;
 
-/// Runs `f` with `/sys` showing the network namespace `ns`.
+/// Runs `f` with `/sys` showing the network namespace `ns` (a name under
+/// /run/netns).
 pub fn with_netns_sysfs<R: Send>(ns: &str, f: impl FnOnce(&Path) -> Result<R> + Send) -> Result<R> {
-    let ns_file = netns::open(ns)?;
+    with_netns_sysfs_at(&netns::path_of(ns), ns, f)
+}
+
+/// Like [`with_netns_sysfs`], for a namespace file at any path.
+pub fn with_netns_sysfs_at<R: Send>(
+    path: &Path,
+    ns: &str,
+    f: impl FnOnce(&Path) -> Result<R> + Send,
+) -> Result<R> {
+    let ns_file = std::fs::File::open(path).with_context(|| format!("open namespace {ns}"))?;
     std::thread::scope(|s| {
         s.spawn(move || -> Result<R> {
             unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
@@ -52,6 +62,36 @@ pub fn with_netns_sysfs<R: Send>(ns: &str, f: impl FnOnce(&Path) -> Result<R> + 
 pub fn cpu_mask(cpus: &[usize]) -> String {
     let mask = cpus.iter().fold(0u64, |m, &c| m | 1 << c);
     format!("{mask:x}")
+}
+
+/// The RPS masks of every receive queue of `dev`, by queue, as sysfs shows
+/// them, in the namespace at `path`.
+pub fn rps_masks(path: &Path, ns: &str, dev: &str) -> Result<Vec<String>> {
+    with_netns_sysfs_at(path, ns, |sys| {
+        let mut masks = Vec::new();
+        for q in 0.. {
+            let file = sys.join(format!("class/net/{dev}/queues/rx-{q}/rps_cpus"));
+            if !file.exists() {
+                break;
+            }
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("read {}", file.display()))?;
+            masks.push(text.trim().to_string());
+        }
+        Ok(masks)
+    })
+}
+
+/// Writes RPS masks (`(queue, mask)`, sysfs hex) of `dev` in the namespace
+/// at `path`.
+pub fn set_rps_masks(path: &Path, ns: &str, dev: &str, masks: &[(usize, String)]) -> Result<()> {
+    with_netns_sysfs_at(path, ns, |sys| {
+        for (q, mask) in masks {
+            let file = sys.join(format!("class/net/{dev}/queues/rx-{q}/rps_cpus"));
+            std::fs::write(&file, mask).with_context(|| format!("write {}", file.display()))?;
+        }
+        Ok(())
+    })
 }
 
 /// Steers receive processing of `dev`'s queue `rx` to `cpus` (RPS).

@@ -14,7 +14,7 @@ use crate::{
     LabConfig, Topology, connectivity, state,
     topology::{
         BRIDGE_DEV, CONTAINER_DEV, OVERLAY_MTU, OVERLAY_PREFIX, Side, UNDERLAY_DEV, UNDERLAY_MTU,
-        UNDERLAY_PREFIX, VXLAN_DEV,
+        UNDERLAY_PREFIX, UNDERLAY_QUEUES, VXLAN_DEV,
     },
 };
 
@@ -95,7 +95,7 @@ fn build(topo: &Topology) -> Result<()> {
     let [one, two] = &topo.sides;
     // The underlay wire: a veth pair between the two hosts.
     rtnl::run_in(Some(&one.host_ns), |nl| async move {
-        nl.add_veth_into(UNDERLAY_DEV, UNDERLAY_DEV, &two.host_ns)
+        nl.add_veth_into(UNDERLAY_DEV, UNDERLAY_DEV, &two.host_ns, UNDERLAY_QUEUES)
             .await
     })?;
     for side in &topo.sides {
@@ -145,7 +145,7 @@ async fn build_host(nl: Rtnl, topo: &Topology, side: &Side, peer: &Side) -> Resu
         .await?;
     let bridge_port = LinkChange::up().mtu(OVERLAY_MTU).master(BRIDGE_DEV);
     nl.configure(VXLAN_DEV, bridge_port).await?;
-    nl.add_veth_into(&side.host_veth, CONTAINER_DEV, &side.container_ns)
+    nl.add_veth_into(&side.host_veth, CONTAINER_DEV, &side.container_ns, 1)
         .await?;
     nl.configure(&side.host_veth, bridge_port).await?;
 

@@ -10,7 +10,10 @@
 use anyhow::{Result, bail};
 use serde::Serialize;
 
-use crate::{Topology, topology::UNDERLAY_DEV};
+use crate::{
+    Topology,
+    topology::{UNDERLAY_DEV, UNDERLAY_QUEUES},
+};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -71,11 +74,14 @@ impl Placement {
         }
     }
 
-    /// Sets the underlays' RPS masks for this placement.
+    /// Sets the RPS masks of every receive queue of the underlays for this
+    /// placement.
     pub fn apply(self, topo: &Topology, cpus: &Cpus) -> Result<()> {
         let rx: Vec<usize> = cpus.rx.into_iter().collect();
         for side in &topo.sides {
-            prism_kernel::sysfs::set_rps(&side.host_ns, UNDERLAY_DEV, 0, &rx)?;
+            for queue in 0..UNDERLAY_QUEUES as usize {
+                prism_kernel::sysfs::set_rps(&side.host_ns, UNDERLAY_DEV, queue, &rx)?;
+            }
         }
         Ok(())
     }

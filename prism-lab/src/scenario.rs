@@ -73,6 +73,9 @@ pub struct RunOptions {
     /// Datagrams per second of the UDP flood; 0 is unlimited.
     pub udp_rate: u32,
     pub udp_size: usize,
+    /// Set the underlays' RPS masks for the placement (off when something
+    /// else owns them, e.g. the datapath's nic mode).
+    pub apply_rps: bool,
 }
 
 impl Default for RunOptions {
@@ -85,6 +88,7 @@ impl Default for RunOptions {
             tcp_streams: 2,
             udp_rate: 0,
             udp_size: 1400,
+            apply_rps: true,
         }
     }
 }
@@ -108,7 +112,9 @@ pub struct ScenarioReport {
 pub fn run(topo: &Topology, scenario: Background, opts: &RunOptions) -> Result<ScenarioReport> {
     opts.prober.validate()?;
     let cpus = opts.placement.cpus(online_cpus())?;
-    opts.placement.apply(topo, &cpus)?;
+    if opts.apply_rps {
+        opts.placement.apply(topo, &cpus)?;
+    }
     let [client, server] = &topo.sides;
     let stop = Stop::new();
     let mut workers: Vec<Worker<()>> = Vec::new();

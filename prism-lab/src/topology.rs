@@ -13,6 +13,10 @@ pub const CONTAINER_DEV: &str = "eth0";
 /// The VXLAN header, outer UDP, IPv4 and Ethernet: what the overlay costs.
 pub const VXLAN_OVERHEAD: u32 = 50;
 pub const UNDERLAY_MTU: u32 = 1500;
+/// Receive (and transmit) queues of the underlay wire, like a multi-queue
+/// NIC: enough for the datapath's nic mode to give high-priority flows a
+/// ring of their own (ring 2: a veth reads ring k's RPS map from rx-(k-1)).
+pub const UNDERLAY_QUEUES: u32 = 3;
 pub const OVERLAY_MTU: u32 = UNDERLAY_MTU - VXLAN_OVERHEAD;
 pub const DEFAULT_NAME: &str = "prism";
 pub const DEFAULT_VNI: u32 = 42;

@@ -18,7 +18,7 @@ use crate::{cli::BenchArgs, table::Table};
 
 /// One configuration of a round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 enum Config {
     /// The prober alone, datapath off.
     Idle,
@@ -26,10 +26,20 @@ enum Config {
     Off,
     Sync,
     Mark,
+    Nic,
+    /// sync and nic together.
+    SyncNic,
 }
 
 impl Config {
-    const ALL: [Config; 4] = [Self::Idle, Self::Off, Self::Sync, Self::Mark];
+    const ALL: [Config; 6] = [
+        Self::Idle,
+        Self::Off,
+        Self::Sync,
+        Self::Mark,
+        Self::Nic,
+        Self::SyncNic,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -37,14 +47,18 @@ impl Config {
             Self::Off => "off",
             Self::Sync => "sync",
             Self::Mark => "mark",
+            Self::Nic => "nic",
+            Self::SyncNic => "sync+nic",
         }
     }
 
-    fn mode(self) -> Option<Mode> {
+    fn modes(self) -> Vec<Mode> {
         match self {
-            Self::Sync => Some(Mode::Sync),
-            Self::Mark => Some(Mode::Mark),
-            _ => None,
+            Self::Idle | Self::Off => Vec::new(),
+            Self::Sync => vec![Mode::Sync],
+            Self::Mark => vec![Mode::Mark],
+            Self::Nic => vec![Mode::Nic],
+            Self::SyncNic => vec![Mode::Sync, Mode::Nic],
         }
     }
 }
@@ -99,12 +113,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let opts = RunOptions {
         duration: args.duration,
         placement: args.placement,
+        apply_rps: false,
         prober: ProberConfig {
             proto: args.proto,
             ..Default::default()
         },
         ..Default::default()
     };
+    let cpus = opts.placement.cpus(prism_lab::placement::online_cpus())?;
     let total = args.rounds as usize * Config::ALL.len();
     eprintln!(
         "bench: {} rounds of idle/off/sync/mark, {} background, {} placement, about {} per run",
@@ -117,7 +133,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let result = (|| -> Result<()> {
         for round in 1..=args.rounds {
             for config in Config::ALL {
-                set_datapath(config, &rules, &hosts)?;
+                set_datapath(config, &rules, &hosts, cpus.prober)?;
                 let background = if config == Config::Idle {
                     Background::Idle
                 } else {
@@ -162,15 +178,22 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn set_datapath(config: Config, rules: &RuleSet, hosts: &[String]) -> Result<()> {
+fn set_datapath(
+    config: Config,
+    rules: &RuleSet,
+    hosts: &[String],
+    prober_cpu: usize,
+) -> Result<()> {
     control::disable()?;
-    if let Some(mode) = config.mode() {
+    let modes = config.modes();
+    if !modes.is_empty() {
         control::enable(&EnableOptions {
-            modes: vec![mode],
+            modes,
             rules: Some(rules.clone()),
             underlay: None,
             namespaces: hosts.to_vec(),
             priority: 6,
+            nic_cpu: Some(prober_cpu),
         })?;
     }
     Ok(())

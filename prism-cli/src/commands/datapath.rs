@@ -32,6 +32,7 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
         underlay: args.iface,
         namespaces: args.namespaces,
         priority: args.priority,
+        nic_cpu: args.nic_cpu,
     };
     let report = control::enable(&opts)?;
     let modes: Vec<String> = report

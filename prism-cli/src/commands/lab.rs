@@ -154,8 +154,14 @@ fn run_scenarios(args: RunArgs) -> Result<()> {
         },
         tcp_streams: args.streams as usize,
         udp_rate: args.udp_rate,
+        apply_rps: !nic_mode_on(),
         ..Default::default()
     };
+    if !opts.apply_rps {
+        eprintln!(
+            "the datapath's nic mode owns the underlays' RPS masks; the placement leaves them alone"
+        );
+    }
     opts.prober.validate()?;
     let total = args.rounds as usize * args.scenarios.len();
     let per_run = opts.duration + opts.warmup;
@@ -228,4 +234,12 @@ fn run_scenarios(args: RunArgs) -> Result<()> {
     }
     print!("{t}");
     Ok(())
+}
+
+/// Whether the datapath runs in nic mode (which sets RPS masks itself).
+fn nic_mode_on() -> bool {
+    prism_datapath::control::State::load()
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.modes.contains(&prism_datapath::control::Mode::Nic))
 }

@@ -21,6 +21,11 @@ pub mod mode {
     pub const SYNC: u32 = 1;
     /// Set `skb->priority` of high-priority packets, for egress qdiscs.
     pub const MARK: u32 = 2;
+    /// Keep high-priority packets apart before the receiver's shared
+    /// queues: the sender's underlay egress puts them on a transmit queue
+    /// of their own (which is a receive ring of their own on a veth wire,
+    /// or a queue a NIC's flow steering can match).
+    pub const NIC: u32 = 4;
 }
 
 /// Live settings (the `CONFIG` map), changed without reloading.
@@ -33,7 +38,11 @@ pub struct Config {
     pub priority: u32,
     /// VXLAN UDP port, host byte order.
     pub vxlan_port: u16,
-    pub _pad: [u8; 6],
+    /// In nic mode, the transmit queue (plus one, as the kernel records a
+    /// queue in `queue_mapping`) for high-priority packets, and for others.
+    pub nic_high_queue: u16,
+    pub nic_low_queue: u16,
+    pub _pad: [u8; 2],
 }
 
 /// This host's end of the tunnel (the `TUNNEL` map).
@@ -78,6 +87,9 @@ pub const fn mac_key(mac: [u8; 6]) -> u64 {
 
 pub const RX: u32 = 0;
 pub const TX: u32 = 1;
+/// The underlay's egress (nic mode).
+pub const EGRESS: u32 = 2;
+pub const DIRECTIONS: u32 = 3;
 
 /// What the datapath did with a packet; `COUNTERS` slot
 /// `(direction * reason::COUNT + reason) * 2 + class`.
@@ -101,7 +113,9 @@ pub mod reason {
     pub const ADJUST_FAILED: u32 = 12;
     /// Given `skb->priority` (mark mode).
     pub const MARKED: u32 = 13;
-    pub const COUNT: u32 = 14;
+    /// Put on its class's transmit queue (nic mode).
+    pub const STEERED: u32 = 14;
+    pub const COUNT: u32 = 15;
 
     pub const NAMES: [&str; COUNT as usize] = [
         "fast",
@@ -118,11 +132,12 @@ pub mod reason {
         "other_vni",
         "adjust_failed",
         "marked",
+        "steered",
     ];
 }
 
 /// Slots of the `COUNTERS` per-CPU array.
-pub const COUNTER_SLOTS: u32 = 2 * reason::COUNT * 2;
+pub const COUNTER_SLOTS: u32 = DIRECTIONS * reason::COUNT * 2;
 
 #[inline(always)]
 pub const fn counter_slot(direction: u32, reason: u32, class: u32) -> u32 {
@@ -145,7 +160,7 @@ mod tests {
     #[test]
     fn counter_slots_are_distinct_and_in_range() {
         let mut seen = std::collections::BTreeSet::new();
-        for d in [RX, TX] {
+        for d in [RX, TX, EGRESS] {
             for r in 0..reason::COUNT {
                 for c in 0..2 {
                     let s = counter_slot(d, r, c);

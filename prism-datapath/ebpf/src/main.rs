@@ -8,7 +8,9 @@ mod capabilities;
 mod flow;
 mod maps;
 mod rx;
+mod steer;
 mod tx;
+mod vxlan;
 
 #[cfg(not(test))]
 #[panic_handler]

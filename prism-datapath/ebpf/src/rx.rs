@@ -15,17 +15,10 @@ use aya_ebpf::{
 use prism_datapath_common::{RX, mac_key, mode, reason};
 
 use crate::{
-    flow::{ETH_LEN, ETH_P_IP, Unreadable, classify, ethertype},
-    maps::{LOCAL, TUNNEL, config, count},
+    maps::{LOCAL, config, count},
+    vxlan::{DECAP_LEN, Vxlan, vxlan},
 };
 
-const IPV4_LEN: usize = 20;
-const UDP_LEN: usize = 8;
-const VXLAN_LEN: usize = 8;
-/// Outer IPv4 + UDP + VXLAN + inner Ethernet: what decapsulation removes
-/// after the outer Ethernet header.
-const DECAP_LEN: usize = IPV4_LEN + UDP_LEN + VXLAN_LEN + ETH_LEN;
-const PROTO_UDP: u8 = 17;
 const PROTO_TCP: u8 = 6;
 
 #[classifier]
@@ -42,44 +35,7 @@ pub fn prism_rx(ctx: TcContext) -> i32 {
 /// The verdict, or why the packet keeps the normal path (and its class).
 fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
     let cfg = config();
-    let eth: [u8; ETH_LEN] = ctx.load(0).map_err(|_| (reason::TRUNCATED, false))?;
-    if ethertype(&eth) != ETH_P_IP {
-        return Err((reason::NOT_VXLAN, false));
-    }
-    let ip: [u8; IPV4_LEN] = ctx.load(ETH_LEN).map_err(|_| (reason::TRUNCATED, false))?;
-    if ip[9] != PROTO_UDP {
-        return Err((reason::NOT_VXLAN, false));
-    }
-    if ip[0] != 0x45 {
-        return Err((reason::IP_OPTIONS, false));
-    }
-    if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
-        return Err((reason::FRAGMENT, false));
-    }
-    let udp: [u8; UDP_LEN] = ctx
-        .load(ETH_LEN + IPV4_LEN)
-        .map_err(|_| (reason::TRUNCATED, false))?;
-    if u16::from_be_bytes([udp[2], udp[3]]) != cfg.vxlan_port {
-        return Err((reason::NOT_VXLAN, false));
-    }
-    let vxlan: [u8; VXLAN_LEN] = ctx
-        .load(ETH_LEN + IPV4_LEN + UDP_LEN)
-        .map_err(|_| (reason::TRUNCATED, false))?;
-    if vxlan[0] & 0x08 == 0 {
-        return Err((reason::NOT_VXLAN, false));
-    }
-    let vni = u32::from_be_bytes([0, vxlan[4], vxlan[5], vxlan[6]]);
-    let tunnel = TUNNEL.get(0).ok_or((reason::TRUNCATED, false))?;
-    if vni != tunnel.vni {
-        return Err((reason::OTHER_VNI, false));
-    }
-    let inner_at = ETH_LEN + IPV4_LEN + UDP_LEN + VXLAN_LEN;
-    let inner: [u8; ETH_LEN] = ctx.load(inner_at).map_err(|_| (reason::TRUNCATED, false))?;
-    let flow = classify(ctx, ethertype(&inner), inner_at + ETH_LEN).map_err(|e| match e {
-        Unreadable::NonIp => (reason::NON_IP, false),
-        Unreadable::Fragment => (reason::FRAGMENT, false),
-        Unreadable::Truncated => (reason::TRUNCATED, false),
-    })?;
+    let Vxlan { inner, flow } = vxlan(ctx, &cfg)?;
     if !flow.high {
         return Err((reason::LOW, false));
     }
