@@ -304,9 +304,13 @@ fn faults_end_in_clear_messages_and_clean_state() {
     assert!(!std::path::Path::new("/sys/fs/bpf/prism/datapath").exists());
 }
 
-fn rps_masks(ns: &str) -> Vec<String> {
+fn masks(ns: &str, steering: prism_kernel::sysfs::Steering) -> Vec<String> {
     let path = prism_kernel::netns::path_of(ns);
-    prism_kernel::sysfs::rps_masks(&path, ns, "eth0").unwrap()
+    prism_kernel::sysfs::masks(&path, ns, "eth0", steering).unwrap()
+}
+
+fn rps_masks(ns: &str) -> Vec<String> {
+    masks(ns, prism_kernel::sysfs::Steering::Rps)
 }
 
 #[test]
@@ -315,7 +319,14 @@ fn nic_mode_gives_high_priority_its_own_ring_and_cpu_and_disable_restores() {
     let lab = Lab::up("dpnic");
     let topo = Topology::new(state::load(&lab.name).unwrap().unwrap());
     let hosts: Vec<String> = topo.sides.iter().map(|s| s.host_ns.clone()).collect();
+    let xps = |h: &String| masks(h, prism_kernel::sysfs::Steering::Xps);
     let before: Vec<Vec<String>> = hosts.iter().map(|h| rps_masks(h)).collect();
+    let xps_before: Vec<Vec<String>> = hosts.iter().map(xps).collect();
+    assert_eq!(
+        xps_before[0],
+        ["3", "0", "0"],
+        "the lab shares one ring by default"
+    );
     let _disable = Disable;
     let mut enable = enable_args(&lab);
     enable.extend(["--mode", "sync,nic", "--nic-cpu", "1"].map(String::from));
@@ -323,6 +334,11 @@ fn nic_mode_gives_high_priority_its_own_ring_and_cpu_and_disable_restores() {
     for h in &hosts {
         // Ring 2 (high) is steered by rx-1's map: CPU 1; the others: CPU 0.
         assert_eq!(rps_masks(h), ["1", "2", "1"], "{h}");
+        assert_eq!(
+            xps(h),
+            ["0", "0", "0"],
+            "{h}: XPS would override the steering"
+        );
     }
     let opts = RunOptions {
         duration: Duration::from_millis(1500),
@@ -342,4 +358,9 @@ fn nic_mode_gives_high_priority_its_own_ring_and_cpu_and_disable_restores() {
     run_ok(&["disable"]);
     let after: Vec<Vec<String>> = hosts.iter().map(|h| rps_masks(h)).collect();
     assert_eq!(after, before, "disable puts the RPS masks back");
+    assert_eq!(
+        hosts.iter().map(xps).collect::<Vec<_>>(),
+        xps_before,
+        "and the XPS masks"
+    );
 }

@@ -22,6 +22,7 @@ use prism_datapath_common::{Config, Local, Remote, Tunnel, mac_key, mode};
 use prism_kernel::{
     mounts::{self, PseudoFs},
     netns,
+    sysfs::{self, Steering},
 };
 use prism_rules::RuleSet;
 use serde::{Deserialize, Serialize};
@@ -115,6 +116,10 @@ pub struct HostState {
     /// The underlay's RPS masks before nic mode changed them, to restore.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub saved_rps: Vec<String>,
+    /// Its XPS masks, likewise (nic mode clears them: XPS would override
+    /// the queue the steering program picks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub saved_xps: Vec<String>,
     pub local_containers: usize,
     pub remote_containers: usize,
 }
@@ -182,11 +187,13 @@ pub fn enable(opts: &EnableOptions) -> Result<EnableReport> {
     let mut states = Vec::new();
     for host in &hosts {
         let mut state = host_state(host);
-        state.saved_rps = previous
+        if let Some(p) = previous
             .as_ref()
             .and_then(|p| p.hosts.iter().find(|h| h.netns_inode == host.netns_inode))
-            .map(|h| h.saved_rps.clone())
-            .unwrap_or_default();
+        {
+            state.saved_rps = p.saved_rps.clone();
+            state.saved_xps = p.saved_xps.clone();
+        }
         attached += enable_host(host, &config, opts.rules.as_ref(), nic, &mut tx)
             .with_context(|| format!("enable the datapath in namespace {}", host.namespace))?;
         steer_rps(host, &mut state, nic, opts.nic_cpu)
@@ -229,6 +236,7 @@ fn host_state(host: &Host) -> HostState {
         local_containers: host.locals.len(),
         remote_containers: host.remotes.len(),
         saved_rps: Vec::new(),
+        saved_xps: Vec::new(),
     }
 }
 
@@ -271,15 +279,13 @@ fn enable_host(
 }
 
 /// nic mode: the receiving side's RPS steers the high-priority ring to
-/// `nic_cpu` and the other rings to the other CPUs; when nic mode is off,
-/// the masks saved before are put back.
+/// `nic_cpu` and the other rings to the other CPUs, and XPS is cleared so
+/// the steering program picks the transmit queue. When nic mode is off, the
+/// masks saved before are put back.
 fn steer_rps(host: &Host, state: &mut HostState, nic: bool, nic_cpu: Option<usize>) -> Result<()> {
     let (path, ns, dev) = (&host.ns_path, &host.namespace, &host.underlay.name);
     if !nic {
-        if !state.saved_rps.is_empty() {
-            let masks: Vec<(usize, String)> = state.saved_rps.drain(..).enumerate().collect();
-            prism_kernel::sysfs::set_rps_masks(path, ns, dev, &masks)?;
-        }
+        restore_masks(path, ns, dev, state);
         return Ok(());
     }
     if !host.underlay_is_veth {
@@ -287,15 +293,17 @@ fn steer_rps(host: &Host, state: &mut HostState, nic: bool, nic_cpu: Option<usiz
             "nic mode on a physical NIC needs flow steering (ethtool ntuple) and IRQ affinity, which Prism does not set up yet; it is emulated on veth underlays"
         );
     }
-    let current = prism_kernel::sysfs::rps_masks(path, ns, dev)?;
-    if current.len() < NIC_MIN_QUEUES {
+    let rps = sysfs::masks(path, ns, dev, Steering::Rps)?;
+    if rps.len() < NIC_MIN_QUEUES {
         bail!(
             "nic mode needs an underlay with at least {NIC_MIN_QUEUES} queues; {dev} has {}",
-            current.len()
+            rps.len()
         );
     }
+    let xps = sysfs::masks(path, ns, dev, Steering::Xps)?;
     if state.saved_rps.is_empty() {
-        state.saved_rps = current.clone();
+        state.saved_rps = rps.clone();
+        state.saved_xps = xps.clone();
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let high = nic_cpu.unwrap_or(cpus - 1);
@@ -308,17 +316,33 @@ fn steer_rps(host: &Host, state: &mut HostState, nic: bool, nic_cpu: Option<usiz
     } else {
         others
     };
-    let masks: Vec<(usize, String)> = (0..current.len())
+    let rps_masks: Vec<(usize, String)> = (0..rps.len())
         .map(|q| {
             let cpus = if q == NIC_HIGH_RPS {
                 vec![high]
             } else {
                 others.clone()
             };
-            (q, prism_kernel::sysfs::cpu_mask(&cpus))
+            (q, sysfs::cpu_mask(&cpus))
         })
         .collect();
-    prism_kernel::sysfs::set_rps_masks(path, ns, dev, &masks)
+    sysfs::set_masks(path, ns, dev, Steering::Rps, &rps_masks)?;
+    let no_xps: Vec<(usize, String)> = (0..xps.len()).map(|q| (q, "0".to_string())).collect();
+    sysfs::set_masks(path, ns, dev, Steering::Xps, &no_xps)
+}
+
+/// Puts back the RPS and XPS masks saved in `state` (best effort: the
+/// device may be gone).
+fn restore_masks(path: &Path, ns: &str, dev: &str, state: &mut HostState) {
+    for (steering, saved) in [
+        (Steering::Rps, &mut state.saved_rps),
+        (Steering::Xps, &mut state.saved_xps),
+    ] {
+        if !saved.is_empty() {
+            let masks: Vec<(usize, String)> = saved.drain(..).enumerate().collect();
+            let _ = sysfs::set_masks(path, ns, dev, steering, &masks);
+        }
+    }
 }
 
 /// Fills the host's pinned maps from what rtnetlink said.
@@ -456,12 +480,11 @@ pub fn disable() -> Result<Option<usize>> {
     Ok(Some(links))
 }
 
-/// Puts back the RPS masks nic mode changed (hosts that still exist).
+/// Puts back the masks nic mode changed (on hosts that still exist).
 fn restore_rps(state: &State) {
     for h in state.hosts.iter().filter(|h| !h.saved_rps.is_empty()) {
         if let Some(ns) = netns::all().into_iter().find(|n| n.inode == h.netns_inode) {
-            let masks: Vec<(usize, String)> = h.saved_rps.iter().cloned().enumerate().collect();
-            let _ = prism_kernel::sysfs::set_rps_masks(&ns.path, &ns.label, &h.underlay, &masks);
+            restore_masks(&ns.path, &ns.label, &h.underlay, &mut h.clone());
         }
     }
 }

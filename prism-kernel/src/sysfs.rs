@@ -64,13 +64,31 @@ pub fn cpu_mask(cpus: &[usize]) -> String {
     format!("{mask:x}")
 }
 
-/// The RPS masks of every receive queue of `dev`, by queue, as sysfs shows
+/// Per-queue CPU steering a device's sysfs exposes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Steering {
+    /// Receive Packet Steering: which CPUs process a receive queue's packets.
+    Rps,
+    /// Transmit Packet Steering: which transmit queue a sending CPU uses.
+    Xps,
+}
+
+impl Steering {
+    fn file(self, queue: usize) -> String {
+        match self {
+            Self::Rps => format!("rx-{queue}/rps_cpus"),
+            Self::Xps => format!("tx-{queue}/xps_cpus"),
+        }
+    }
+}
+
+/// The `steering` masks of every queue of `dev`, by queue, as sysfs shows
 /// them, in the namespace at `path`.
-pub fn rps_masks(path: &Path, ns: &str, dev: &str) -> Result<Vec<String>> {
+pub fn masks(path: &Path, ns: &str, dev: &str, steering: Steering) -> Result<Vec<String>> {
     with_netns_sysfs_at(path, ns, |sys| {
         let mut masks = Vec::new();
         for q in 0.. {
-            let file = sys.join(format!("class/net/{dev}/queues/rx-{q}/rps_cpus"));
+            let file = sys.join(format!("class/net/{dev}/queues/{}", steering.file(q)));
             if !file.exists() {
                 break;
             }
@@ -82,26 +100,37 @@ pub fn rps_masks(path: &Path, ns: &str, dev: &str) -> Result<Vec<String>> {
     })
 }
 
-/// Writes RPS masks (`(queue, mask)`, sysfs hex) of `dev` in the namespace
-/// at `path`.
-pub fn set_rps_masks(path: &Path, ns: &str, dev: &str, masks: &[(usize, String)]) -> Result<()> {
+/// Writes `steering` masks (`(queue, mask)`, sysfs hex) of `dev` in the
+/// namespace at `path`.
+pub fn set_masks(
+    path: &Path,
+    ns: &str,
+    dev: &str,
+    steering: Steering,
+    masks: &[(usize, String)],
+) -> Result<()> {
     with_netns_sysfs_at(path, ns, |sys| {
         for (q, mask) in masks {
-            let file = sys.join(format!("class/net/{dev}/queues/rx-{q}/rps_cpus"));
+            let file = sys.join(format!("class/net/{dev}/queues/{}", steering.file(*q)));
             std::fs::write(&file, mask).with_context(|| format!("write {}", file.display()))?;
         }
         Ok(())
     })
 }
 
-/// Steers receive processing of `dev`'s queue `rx` to `cpus` (RPS).
-/// An empty list turns RPS off for that queue.
-pub fn set_rps(ns: &str, dev: &str, rx: usize, cpus: &[usize]) -> Result<()> {
-    with_netns_sysfs(ns, |sys| {
-        let path = sys.join(format!("class/net/{dev}/queues/rx-{rx}/rps_cpus"));
-        std::fs::write(&path, cpu_mask(cpus))
-            .with_context(|| format!("write {} in netns {ns}", path.display()))
-    })
+/// Steers `dev`'s queues (in the named namespace) to CPUs: `(queue, cpus)`;
+/// an empty list turns the steering off for that queue.
+pub fn steer(
+    ns: &str,
+    dev: &str,
+    steering: Steering,
+    queues: &[(usize, Vec<usize>)],
+) -> Result<()> {
+    let masks: Vec<(usize, String)> = queues
+        .iter()
+        .map(|(q, cpus)| (*q, cpu_mask(cpus)))
+        .collect();
+    set_masks(&netns::path_of(ns), ns, dev, steering, &masks)
 }
 
 #[cfg(test)]

@@ -108,8 +108,26 @@ fn build(topo: &Topology) -> Result<()> {
         })
         .with_context(|| format!("build container {}", side.container_ns))?;
         netns::run_in(Some(&side.host_ns), || nic_like_offloads(UNDERLAY_DEV))??;
+        one_shared_ring(&side.host_ns)?;
     }
     Ok(())
+}
+
+/// Sends everything on the underlay's first queue (XPS), so that by default
+/// all traffic shares one receive ring at the peer, as on a NIC that hashes
+/// every flow to one queue; the datapath's nic mode lifts this to give
+/// high-priority flows a ring of their own.
+fn one_shared_ring(ns: &str) -> Result<()> {
+    let all: Vec<usize> = (0..crate::placement::online_cpus()).collect();
+    let queues: Vec<(usize, Vec<usize>)> = (0..UNDERLAY_QUEUES as usize)
+        .map(|q| (q, if q == 0 { all.clone() } else { Vec::new() }))
+        .collect();
+    prism_kernel::sysfs::steer(
+        ns,
+        UNDERLAY_DEV,
+        prism_kernel::sysfs::Steering::Xps,
+        &queues,
+    )
 }
 
 /// Test hook: with `PRISM_LAB_FAILPOINT=host-1` (or `host-2`) `up` fails

@@ -10,6 +10,8 @@
 use anyhow::{Result, bail};
 use serde::Serialize;
 
+use prism_kernel::sysfs::Steering;
+
 use crate::{
     Topology,
     topology::{UNDERLAY_DEV, UNDERLAY_QUEUES},
@@ -78,10 +80,11 @@ impl Placement {
     /// placement.
     pub fn apply(self, topo: &Topology, cpus: &Cpus) -> Result<()> {
         let rx: Vec<usize> = cpus.rx.into_iter().collect();
+        let queues: Vec<(usize, Vec<usize>)> = (0..UNDERLAY_QUEUES as usize)
+            .map(|q| (q, rx.clone()))
+            .collect();
         for side in &topo.sides {
-            for queue in 0..UNDERLAY_QUEUES as usize {
-                prism_kernel::sysfs::set_rps(&side.host_ns, UNDERLAY_DEV, queue, &rx)?;
-            }
+            prism_kernel::sysfs::steer(&side.host_ns, UNDERLAY_DEV, Steering::Rps, &queues)?;
         }
         Ok(())
     }
