@@ -123,7 +123,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let cpus = opts.placement.cpus(prism_lab::placement::online_cpus())?;
     let total = args.rounds as usize * Config::ALL.len();
     eprintln!(
-        "bench: {} rounds of idle/off/sync/mark, {} background, {} placement, about {} per run",
+        "bench: {} rounds of idle/off/sync/mark/nic/sync+nic, {} background, {} placement, about {} per run",
         args.rounds,
         args.background,
         args.placement,
@@ -133,6 +133,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let result = (|| -> Result<()> {
         for round in 1..=args.rounds {
             for config in Config::ALL {
+                // The placement's RPS first: nic mode then changes its own
+                // ring's mask (and puts the placement's back when disabled).
+                opts.placement.apply(&topo, &cpus)?;
                 set_datapath(config, &rules, &hosts, cpus.prober)?;
                 let background = if config == Config::Idle {
                     Background::Idle
