@@ -123,8 +123,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let cpus = opts.placement.cpus(prism_lab::placement::online_cpus())?;
     let total = args.rounds as usize * Config::ALL.len();
     eprintln!(
-        "bench: {} rounds of idle/off/sync/mark/nic/sync+nic, {} background, {} placement, about {} per run",
+        "bench: {} rounds of {}, {} background, {} placement, about {} per run",
         args.rounds,
+        Config::ALL.map(Config::name).join("/"),
         args.background,
         args.placement,
         humantime::format_duration(opts.duration + opts.warmup)
