@@ -72,6 +72,44 @@ pub struct FlowKey {
     pub dst: Addr,
 }
 
+impl FlowKey {
+    /// Takes family, DSCP, protocol and addresses from an IPv4 header
+    /// (options not needed); ports stay as they are.
+    #[inline(always)]
+    pub fn set_ipv4(&mut self, h: &[u8; 20]) {
+        self.family = 4;
+        self.dscp = h[1] >> 2;
+        self.proto = h[9];
+        self.src = [u32::from_ne_bytes([h[12], h[13], h[14], h[15]]) as u64, 0];
+        self.dst = [u32::from_ne_bytes([h[16], h[17], h[18], h[19]]) as u64, 0];
+    }
+
+    /// The same from an IPv6 fixed header; `proto` is its next header.
+    #[inline(always)]
+    pub fn set_ipv6(&mut self, h: &[u8; 40]) {
+        self.family = 6;
+        self.dscp = ((h[0] & 0x0f) << 2) | (h[1] >> 6);
+        self.proto = h[6];
+        self.src = [word(h, 8), word(h, 16)];
+        self.dst = [word(h, 24), word(h, 32)];
+    }
+}
+
+/// Eight bytes of `h` at `at` as a native word, as [`Addr`] packs them.
+#[inline(always)]
+fn word(h: &[u8; 40], at: usize) -> u64 {
+    u64::from_ne_bytes([
+        h[at],
+        h[at + 1],
+        h[at + 2],
+        h[at + 3],
+        h[at + 4],
+        h[at + 5],
+        h[at + 6],
+        h[at + 7],
+    ])
+}
+
 /// An address prefix; `len == 0` matches every address.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

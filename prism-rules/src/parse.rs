@@ -354,6 +354,46 @@ mod tests {
         k
     }
 
+    #[test]
+    fn keys_from_ip_headers_match_like_parsed_addresses() {
+        let mut v4 = [0u8; 20];
+        v4[0] = 0x45;
+        v4[1] = 46 << 2; // DSCP EF
+        v4[9] = PROTO_UDP;
+        v4[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        v4[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        let mut k = FlowKey {
+            sport: 40000,
+            dport: 53,
+            ..Default::default()
+        };
+        k.set_ipv4(&v4);
+        let mut want = flow(PROTO_UDP, "10.0.0.1", 40000, "10.0.0.2", 53);
+        want.dscp = 46;
+        assert_eq!(k, want);
+        assert!(matches(&rule("dscp ef udp dst 10.0.0.2/32 dport 53"), &k));
+
+        let mut v6 = [0u8; 40];
+        v6[0] = 0x60 | (46 >> 2);
+        v6[1] = (46 & 3) << 6;
+        v6[6] = PROTO_TCP;
+        let src: std::net::Ipv6Addr = "fd00::1".parse().unwrap();
+        let dst: std::net::Ipv6Addr = "fd00:1::2".parse().unwrap();
+        v6[8..24].copy_from_slice(&src.octets());
+        v6[24..40].copy_from_slice(&dst.octets());
+        let mut k = FlowKey {
+            sport: 443,
+            dport: 50000,
+            ..Default::default()
+        };
+        k.set_ipv6(&v6);
+        let mut want = flow(PROTO_TCP, "fd00::1", 443, "fd00:1::2", 50000);
+        want.dscp = 46;
+        assert_eq!(k, want);
+        assert!(matches(&rule("dscp ef src fd00::/64 tcp sport 443"), &k));
+        assert!(!matches(&rule("dst fd00::/64"), &k));
+    }
+
     fn rule(text: &str) -> Rule {
         text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
     }

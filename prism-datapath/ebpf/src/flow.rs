@@ -36,19 +36,11 @@ pub fn classify(ctx: &TcContext, ethertype: u16, ip: usize) -> Result<Flow, Unre
         if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
             return Err(Unreadable::Fragment);
         }
-        flow.family = 4;
-        flow.dscp = h[1] >> 2;
-        flow.proto = h[9];
-        flow.src = [u32::from_ne_bytes([h[12], h[13], h[14], h[15]]) as u64, 0];
-        flow.dst = [u32::from_ne_bytes([h[16], h[17], h[18], h[19]]) as u64, 0];
+        flow.set_ipv4(&h);
         ip + ((h[0] & 0x0f) as usize) * 4
     } else if ipv6 {
         let h: [u8; 40] = ctx.load(ip).map_err(|_| Unreadable::Truncated)?;
-        flow.family = 6;
-        flow.dscp = ((h[0] & 0x0f) << 2) | (h[1] >> 6);
-        flow.proto = h[6];
-        flow.src = [word(&h, 8), word(&h, 16)];
-        flow.dst = [word(&h, 24), word(&h, 32)];
+        flow.set_ipv6(&h);
         // Extension headers (a fragment header among them) are not
         // followed: such packets keep the normal path.
         if flow.proto != PROTO_TCP && flow.proto != PROTO_UDP {
@@ -75,21 +67,6 @@ pub fn classify(ctx: &TcContext, ethertype: u16, ip: usize) -> Result<Flow, Unre
 #[inline(always)]
 pub fn ethertype(eth: &[u8; ETH_LEN]) -> u16 {
     u16::from_be_bytes([eth[12], eth[13]])
-}
-
-/// Eight bytes of `h` at `at` as a native word, as `prism_rules::Addr` packs.
-#[inline(always)]
-fn word(h: &[u8; 40], at: usize) -> u64 {
-    u64::from_ne_bytes([
-        h[at],
-        h[at + 1],
-        h[at + 2],
-        h[at + 3],
-        h[at + 4],
-        h[at + 5],
-        h[at + 6],
-        h[at + 7],
-    ])
 }
 
 /// The flow in `RULE_FLOW`, for the transmit side's source port hash.

@@ -86,11 +86,7 @@ fn ip_flow(eth: *const u8, flow: &mut FlowKey) -> bool {
         let Some(h) = read::<[u8; 20]>(ip, 0) else {
             return false;
         };
-        flow.family = 4;
-        flow.dscp = h[1] >> 2;
-        flow.proto = h[9];
-        flow.src = [u32::from_ne_bytes([h[12], h[13], h[14], h[15]]) as u64, 0];
-        flow.dst = [u32::from_ne_bytes([h[16], h[17], h[18], h[19]]) as u64, 0];
+        flow.set_ipv4(&h);
         let frag_offset = u16::from_be_bytes([h[6], h[7]]) & 0x1fff;
         if frag_offset != 0 {
             return true; // a later fragment: no ports to read
@@ -100,11 +96,7 @@ fn ip_flow(eth: *const u8, flow: &mut FlowKey) -> bool {
         let Some(h) = read::<[u8; 40]>(ip, 0) else {
             return false;
         };
-        flow.family = 6;
-        flow.dscp = ((h[0] & 0x0f) << 2) | (h[1] >> 6);
-        flow.proto = h[6];
-        flow.src = [word(&h, 8), word(&h, 16)];
-        flow.dst = [word(&h, 24), word(&h, 32)];
+        flow.set_ipv6(&h);
         l4 = ip.wrapping_add(40);
     } else {
         return false;
@@ -117,20 +109,4 @@ fn ip_flow(eth: *const u8, flow: &mut FlowKey) -> bool {
         flow.dport = u16::from_be_bytes([ports[2], ports[3]]);
     }
     true
-}
-
-/// Eight bytes of `h` at `at` as a native word: how [`prism_rules::Addr`]
-/// packs addresses.
-#[inline(always)]
-fn word(h: &[u8; 40], at: usize) -> u64 {
-    u64::from_ne_bytes([
-        h[at],
-        h[at + 1],
-        h[at + 2],
-        h[at + 3],
-        h[at + 4],
-        h[at + 5],
-        h[at + 6],
-        h[at + 7],
-    ])
 }
