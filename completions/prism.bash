@@ -232,7 +232,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__enable)
-            opts="-v -h --mode --high --iface --auto --netns --priority --nic-cpu --verbose --help"
+            opts="-v -h --mode --high --iface --auto --netns --priority --nic-cpu --watch --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

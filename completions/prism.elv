@@ -62,6 +62,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --priority 'skb->priority given to high-priority packets in mark mode'
             cand --nic-cpu 'nic mode: the CPU that processes the high-priority ring (default: the last CPU); the other rings go to the other CPUs'
             cand --auto 'Find every VXLAN underlay and container veth (the default)'
+            cand --watch 'Stay in the foreground and keep the datapath current as containers and devices come and go (rtnetlink notifications, and a re-scan every 5 s). Ctrl-C stops watching; the datapath stays enabled'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'

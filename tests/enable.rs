@@ -364,3 +364,232 @@ fn nic_mode_gives_high_priority_its_own_ring_and_cpu_and_disable_restores() {
         "and the XPS masks"
     );
 }
+
+/// Runs `ip ARGS`, insisting on success.
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Polls `prism status --json` until `ok` holds (or 15 s pass).
+fn status_until(what: &str, ok: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let s = status();
+        if ok(&s) {
+            return s;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// (local, remote) table entries per host, and the transmit devices
+/// (sorted).
+fn tables(s: &serde_json::Value) -> Vec<(u64, u64, Vec<String>)> {
+    s["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let mut tx: Vec<String> = h["attachments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["program"] == "transmit" && a["attached"] == true)
+                .map(|a| a["device"].as_str().unwrap().to_string())
+                .collect();
+            tx.sort();
+            (
+                h["local_containers"].as_u64().unwrap(),
+                h["remote_containers"].as_u64().unwrap(),
+                tx,
+            )
+        })
+        .collect()
+}
+
+/// Kills a child process when dropped.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Deletes a namespace when dropped.
+struct DeleteNetns(String);
+
+impl Drop for DeleteNetns {
+    fn drop(&mut self) {
+        let _ = prism_kernel::netns::delete(&self.0);
+    }
+}
+
+#[test]
+fn watch_follows_containers_as_they_come_and_go() {
+    let _turn = turn();
+    let lab = Lab::up("dpwatch");
+    let topo = Topology::new(state::load(&lab.name).unwrap().unwrap());
+    let [s1, s2] = &topo.sides;
+    let _disable = Disable;
+    let mut enable = enable_args(&lab);
+    enable.push("--watch".into());
+    let mut watcher = Reap(
+        prism()
+            .args(args(&enable))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    status_until("enabled on both hosts", |s| {
+        tables(s)
+            == vec![
+                (1, 1, vec![s1.host_veth.clone()]),
+                (1, 1, vec![s2.host_veth.clone()]),
+            ]
+    });
+
+    // A third container appears on host 2, Docker-style: a veth into a new
+    // namespace, its host side on the bridge, and host 1 learns its MAC.
+    let c3 = format!("{}-c3", lab.name);
+    prism_kernel::netns::create(&c3).unwrap();
+    let _c3 = DeleteNetns(c3.clone());
+    let (mac, addr) = ("02:42:0a:2a:00:03", "10.42.0.3");
+    let (h1, h2) = (s1.host_ns.as_str(), s2.host_ns.as_str());
+    ip(&[
+        "-n", h2, "link", "add", "veth-c3", "mtu", "1450", "type", "veth",
+    ]
+    .into_iter()
+    .chain(["peer", "name", "eth0", "netns", &c3])
+    .collect::<Vec<_>>());
+    ip(&["-n", h2, "link", "set", "veth-c3", "master", "br0", "up"]);
+    ip(&[
+        "-n", &c3, "link", "set", "eth0", "address", mac, "mtu", "1450", "up",
+    ]);
+    ip(&[
+        "-n",
+        &c3,
+        "addr",
+        "add",
+        &format!("{addr}/24"),
+        "dev",
+        "eth0",
+    ]);
+    let underlay2 = s2.underlay_ip.to_string();
+    let fdb = ["fdb", "append", mac, "dev", "vxlan0", "dst", &underlay2];
+    let out = std::process::Command::new("bridge")
+        .args(["-n", h1])
+        .args(fdb)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    ip(&[
+        "-n",
+        &s1.container_ns,
+        "neigh",
+        "replace",
+        addr,
+        "lladdr",
+        mac,
+        "dev",
+        "eth0",
+    ]);
+    let c1_mac = prism_kernel::rtnl::format_mac(&s1.container_mac);
+    ip(&[
+        "-n",
+        &c3,
+        "neigh",
+        "replace",
+        &s1.overlay_ip.to_string(),
+        "lladdr",
+        &c1_mac,
+        "dev",
+        "eth0",
+    ]);
+    status_until("the watcher picked up the new container", |s| {
+        tables(s)
+            == vec![
+                (1, 2, vec![s1.host_veth.clone()]),
+                (2, 1, vec![s2.host_veth.clone(), "veth-c3".into()]),
+            ]
+    });
+
+    // High-priority traffic to it takes the fast path on both hosts.
+    let fast = |s: &serde_json::Value| {
+        (
+            counter(s, "tx", "fast", "high"),
+            counter(s, "rx", "fast", "high"),
+        )
+    };
+    let before = fast(&status());
+    let server = prism_kernel::netns::run_in(Some(&c3), || {
+        std::net::UdpSocket::bind((addr, 7777)).unwrap()
+    })
+    .unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let client = prism_kernel::netns::run_in(Some(&s1.container_ns), || {
+        std::net::UdpSocket::bind((s1.overlay_ip, 0)).unwrap()
+    })
+    .unwrap();
+    for i in 0..20u8 {
+        client.send_to(&[i; 32], (addr, 7777)).unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(server.recv(&mut buf).unwrap(), 32, "datagram {i}");
+    }
+    let after = fast(&status());
+    assert!(
+        after.0 >= before.0 + 20 && after.1 >= before.1 + 20,
+        "fast path before {before:?}, after {after:?}"
+    );
+
+    // It goes away again: its veth, and its FDB entry on host 1.
+    drop(_c3);
+    let out = std::process::Command::new("bridge")
+        .args([
+            "-n", h1, "fdb", "del", mac, "dev", "vxlan0", "dst", &underlay2,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    status_until("the watcher dropped the container", |s| {
+        tables(s)
+            == vec![
+                (1, 1, vec![s1.host_veth.clone()]),
+                (1, 1, vec![s2.host_veth.clone()]),
+            ]
+    });
+
+    // `prism disable` ends the watcher, which does not turn it back on.
+    run_ok(&["disable"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(code) = watcher.0.try_wait().unwrap() {
+            break code;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher kept running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(code.success());
+    let mut out = String::new();
+    std::io::Read::read_to_string(watcher.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(out.contains("updated after"), "{out}");
+    assert!(out.contains("the datapath was disabled"), "{out}");
+    assert_eq!(status()["enabled"], false);
+    assert!(!std::path::Path::new("/sys/fs/bpf/prism/datapath").exists());
+}

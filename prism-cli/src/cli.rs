@@ -171,6 +171,12 @@ pub struct EnableArgs {
     /// the last CPU); the other rings go to the other CPUs.
     #[arg(long, value_name = "CPU")]
     pub nic_cpu: Option<usize>,
+
+    /// Stay in the foreground and keep the datapath current as containers
+    /// and devices come and go (rtnetlink notifications, and a re-scan
+    /// every 5 s). Ctrl-C stops watching; the datapath stays enabled.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Subcommand)]

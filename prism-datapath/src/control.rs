@@ -104,7 +104,7 @@ pub struct State {
     pub hosts: Vec<HostState>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostState {
     pub namespace: String,
     pub netns_inode: u32,
@@ -156,6 +156,21 @@ pub struct EnableReport {
 
 /// Enables (or updates) the datapath on every host found.
 pub fn enable(opts: &EnableOptions) -> Result<EnableReport> {
+    let _lock = pins::lock()?;
+    enable_locked(opts)
+}
+
+/// Updates the datapath if it is enabled; None if it is not (a watcher
+/// must not turn it back on after `disable`).
+pub fn update(opts: &EnableOptions) -> Result<Option<EnableReport>> {
+    let _lock = pins::lock()?;
+    if State::load()?.is_none() {
+        return Ok(None);
+    }
+    enable_locked(opts).map(Some)
+}
+
+fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
     mounts::ensure(PseudoFs::Bpf)?;
     let hosts = topology::discover(opts.underlay.as_deref(), &opts.namespaces)?;
     if hosts.is_empty() {
@@ -467,6 +482,7 @@ fn attach_missing(dir: &Path, host: &Host, nic: bool, tx: &mut Transaction) -> R
 /// Removes every datapath pin and the state file. Returns how many
 /// attachments were removed (detached), or None if nothing was enabled.
 pub fn disable() -> Result<Option<usize>> {
+    let _lock = pins::lock()?;
     let dirs = pins::host_dirs();
     let state = pins::state_file();
     if dirs.is_empty() && !state.exists() && !pins::rules_dir().exists() {
@@ -537,6 +553,10 @@ pub struct HostStatus {
     pub vxlan: String,
     pub vni: u32,
     pub attachments: Vec<Attachment>,
+    /// Entries in the pinned tables: containers on this host, and
+    /// containers behind other VTEPs.
+    pub local_containers: usize,
+    pub remote_containers: usize,
     pub counters: Vec<CounterRow>,
 }
 
@@ -631,6 +651,8 @@ pub fn status() -> Result<Status> {
             vxlan: h.vxlan.clone(),
             vni: h.vni,
             attachments,
+            local_containers: pinned_entries::<Local>(&dir, "LOCAL"),
+            remote_containers: pinned_entries::<Remote>(&dir, "REMOTE"),
             counters: rows(&counters),
         });
     }
@@ -659,4 +681,12 @@ fn devices_in(inode: u32) -> Vec<(u32, String)> {
     .and_then(Result::ok)
     .map(|links| links.into_iter().map(|l| (l.ifindex, l.name)).collect())
     .unwrap_or_default()
+}
+
+/// How many keys a host's pinned hash map holds (0 when it is gone).
+fn pinned_entries<V: aya::Pod>(dir: &Path, name: &str) -> usize {
+    MapData::from_pin(dir.join(name))
+        .ok()
+        .and_then(|map| HashMap::<_, u64, V>::try_from(Map::HashMap(map)).ok())
+        .map_or(0, |m| m.keys().filter(Result::is_ok).count())
 }

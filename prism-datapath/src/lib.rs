@@ -8,6 +8,7 @@ pub mod object;
 pub mod pins;
 pub mod rules;
 pub mod topology;
+pub mod watch;
 
 /// The compiled eBPF object (built by build.rs from `ebpf/`).
 pub(crate) fn object() -> &'static [u8] {

@@ -8,6 +8,7 @@
 //!     link_rx link_tx_<ifindex>                     tcx links (attachments)
 //!     CONFIG TUNNEL LOCAL REMOTE COUNTERS           the host's maps
 //! /run/prism/datapath.json                          modes, rules, hosts
+//! /run/prism/datapath.lock                          one control operation at a time
 //! ```
 
 use std::{
@@ -16,6 +17,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
+use nix::fcntl::{Flock, FlockArg};
 
 pub use prism_kernel::bpf::{PIN_ROOT as ROOT, rules_pin_dir as rules_dir};
 
@@ -29,6 +31,23 @@ pub fn host_dir(netns_inode: u32) -> PathBuf {
 
 pub fn state_file() -> PathBuf {
     PathBuf::from("/run/prism/datapath.json")
+}
+
+/// Holds the control plane's lock: `enable`, `disable` and a watcher's
+/// updates run one at a time, so an update never re-creates a datapath
+/// that `disable` is taking down. Released when dropped.
+pub fn lock() -> Result<Flock<fs::File>> {
+    let path = state_file().with_extension("lock");
+    fs::create_dir_all(path.parent().expect("has a parent"))?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("open {}", path.display()))?;
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .with_context(|| format!("lock {}", path.display()))
 }
 
 /// Host directories that exist, whatever the state file says (after a

@@ -12,6 +12,7 @@ pub mod ethtool;
 pub mod mounts;
 pub mod netns;
 pub mod rtnl;
+pub mod rtnl_events;
 pub mod sysfs;
 pub mod tracefs;
 pub mod version;

@@ -6,12 +6,14 @@ use anyhow::{Context, Result};
 use prism_datapath::{
     control::{self, EnableOptions},
     rules::PinnedRules,
+    watch::{End, Update},
 };
 use prism_kernel::caps::{CapSet, require};
 
 use super::{print_json, stat::parse_rules};
 use crate::{
     cli::{EnableArgs, RulesCommand},
+    signals,
     table::Table,
 };
 
@@ -35,12 +37,6 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
         nic_cpu: args.nic_cpu,
     };
     let report = control::enable(&opts)?;
-    let modes: Vec<String> = report
-        .state
-        .modes
-        .iter()
-        .map(|m| format!("{m:?}").to_lowercase())
-        .collect();
     let verb = if report.fresh {
         "enabled"
     } else {
@@ -48,11 +44,27 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
     };
     println!(
         "datapath {verb}: mode {}, rules: {}, {} new attachments",
-        modes.join("+"),
+        mode_names(&report.state.modes),
         report.rules,
         report.attached
     );
-    for h in &report.state.hosts {
+    print_hosts(&report.state.hosts);
+    if args.watch {
+        watch(&opts)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mode_names(modes: &[control::Mode]) -> String {
+    let names: Vec<String> = modes
+        .iter()
+        .map(|m| format!("{m:?}").to_lowercase())
+        .collect();
+    names.join("+")
+}
+
+fn print_hosts(hosts: &[control::HostState]) {
+    for h in hosts {
         println!(
             "  {}: receive on {}, transmit on {} container veth(s) [{}], {} remote container(s)",
             h.namespace,
@@ -62,7 +74,45 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
             h.remote_containers
         );
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// `enable --watch`: updates on every topology change until Ctrl-C.
+fn watch(opts: &EnableOptions) -> Result<()> {
+    signals::catch_stop()?;
+    println!(
+        "watching for container and device changes; Ctrl-C stops watching (the datapath stays enabled)"
+    );
+    let end = prism_datapath::watch::watch(opts, signals::stop_requested, |update| {
+        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+        match update {
+            Update::Changed { changes, report } => {
+                println!(
+                    "{stamp} updated after {} link and {} neighbour change(s){}: {} new attachment(s)",
+                    changes.links,
+                    changes.neighbours,
+                    if changes.overflows > 0 {
+                        " (some notifications lost)"
+                    } else {
+                        ""
+                    },
+                    report.attached
+                );
+                print_hosts(&report.state.hosts);
+            }
+            Update::Failed { changes, error } => eprintln!(
+                "{stamp} update after {} link and {} neighbour change(s) failed, will retry on the next change: {error:#}",
+                changes.links, changes.neighbours
+            ),
+        }
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    })?;
+    match end {
+        End::Stopped => {
+            println!("stopped watching; the datapath stays enabled (`prism disable` turns it off)")
+        }
+        End::Disabled => println!("the datapath was disabled; stopped watching"),
+    }
+    Ok(())
 }
 
 pub fn disable() -> Result<ExitCode> {
@@ -85,13 +135,14 @@ pub fn status(json: bool) -> Result<ExitCode> {
         println!("datapath: not enabled (turn it on with `prism enable --high RULE`)");
         return Ok(ExitCode::SUCCESS);
     }
-    let modes: Vec<String> = s
-        .modes
-        .iter()
-        .map(|m| format!("{m:?}").to_lowercase())
-        .collect();
-    println!("datapath: enabled, mode {}", modes.join("+"));
+    println!("datapath: enabled, mode {}", mode_names(&s.modes));
     println!("rules: {}", s.rules.join(", "));
+    for h in &s.hosts {
+        println!(
+            "{}: VNI {} on {}; tables hold {} local and {} remote container(s)",
+            h.namespace, h.vni, h.vxlan, h.local_containers, h.remote_containers
+        );
+    }
     let mut t = Table::new(&["NAMESPACE", "PROGRAM", "DEVICE", "ATTACHED"]);
     for h in &s.hosts {
         for a in &h.attachments {
