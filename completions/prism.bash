@@ -232,7 +232,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__enable)
-            opts="-v -h --mode --high --iface --auto --netns --priority --nic-cpu --watch --verbose --help"
+            opts="-v -h --mode --high --iface --auto --netns --priority --dscp --nic-cpu --watch --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -255,6 +255,10 @@ _prism() {
                     return 0
                     ;;
                 --priority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dscp)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -60,6 +60,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --iface 'Only hosts whose VXLAN underlay is this device'
             cand --netns 'Only hosts in this network namespace (repeatable); default: all'
             cand --priority 'skb->priority given to high-priority packets in mark mode'
+            cand --dscp 'mark mode: rewrite the DSCP of high-priority packets leaving their container (a name such as ef, af41, cs6, or 0-63); the outer header of packets the sync path encapsulates carries it too'
             cand --nic-cpu 'nic mode: the CPU that processes the high-priority ring (default: the last CPU); the other rings go to the other CPUs'
             cand --auto 'Find every VXLAN underlay and container veth (the default)'
             cand --watch 'Stay in the foreground and keep the datapath current as containers and devices come and go (rtnetlink notifications, and a re-scan every 5 s). Ctrl-C stops watching; the datapath stays enabled'

@@ -53,6 +53,7 @@ complete -c prism -n "__fish_prism_using_subcommand enable" -l high -d 'A high-p
 complete -c prism -n "__fish_prism_using_subcommand enable" -l iface -d 'Only hosts whose VXLAN underlay is this device' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l netns -d 'Only hosts in this network namespace (repeatable); default: all' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l priority -d 'skb->priority given to high-priority packets in mark mode' -r
+complete -c prism -n "__fish_prism_using_subcommand enable" -l dscp -d 'mark mode: rewrite the DSCP of high-priority packets leaving their container (a name such as ef, af41, cs6, or 0-63); the outer header of packets the sync path encapsulates carries it too' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l nic-cpu -d 'nic mode: the CPU that processes the high-priority ring (default: the last CPU); the other rings go to the other CPUs' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l auto -d 'Find every VXLAN underlay and container veth (the default)'
 complete -c prism -n "__fish_prism_using_subcommand enable" -l watch -d 'Stay in the foreground and keep the datapath current as containers and devices come and go (rtnetlink notifications, and a re-scan every 5 s). Ctrl-C stops watching; the datapath stays enabled'

@@ -77,6 +77,24 @@ fn bad_lab_parameters_are_refused_before_anything_is_built() {
     assert!(stderr(&out).contains("no lab named"), "{}", stderr(&out));
 }
 
+#[test]
+fn bad_datapath_parameters_are_refused_as_usage_errors() {
+    for (args, says) in [
+        (
+            vec!["enable", "--high", "udp", "port", "1", "--dscp", "bogus"],
+            "bogus is not a DSCP value",
+        ),
+        (
+            vec!["enable", "--high", "udp", "port", "1", "--mode", "fast"],
+            "invalid value 'fast'",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+}
+
 /// Committed completions, by shell: what `scripts/gen-docs` writes.
 const COMPLETIONS: [(&str, &str); 4] = [
     ("bash", "prism.bash"),

@@ -5,7 +5,7 @@ mod support;
 
 use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
 use prism_datapath::object::{DatapathObject, RX_PROGRAM, STEER_PROGRAM, TX_PROGRAM};
-use prism_datapath_common::{Config, EGRESS, RX, Remote, TX, Tunnel, mode, reason};
+use prism_datapath_common::{Config, DSCP_KEEP, EGRESS, RX, Remote, TX, Tunnel, mode, reason};
 use prism_rules::RuleSet;
 use support::packets::*;
 
@@ -36,6 +36,11 @@ fn v6(last: u8) -> [u8; 16] {
 /// A datapath as on host 2 of the lab: rules "udp port 7777" and
 /// "tcp dport 11211", sync mode.
 fn datapath(modes: u32) -> DatapathObject {
+    datapath_with(modes, DSCP_KEEP)
+}
+
+/// The same, with mark mode's DSCP.
+fn datapath_with(modes: u32, dscp: u8) -> DatapathObject {
     support::require_root();
     let mut dp = DatapathObject::load(None).expect("load the datapath");
     dp.set_config(Config {
@@ -44,7 +49,8 @@ fn datapath(modes: u32) -> DatapathObject {
         vxlan_port: 4789,
         nic_high_queue: 3,
         nic_low_queue: 1,
-        _pad: [0; 2],
+        dscp,
+        _pad: 0,
     })
     .unwrap();
     dp.set_tunnel(Tunnel {
@@ -355,6 +361,62 @@ fn mark_mode_only_marks() {
     let c = dp.counters().unwrap();
     assert_eq!(c.get(RX, reason::MARKED, true), 1);
     assert_eq!(c.get(RX, reason::PASSED, true), 1);
+}
+
+#[test]
+fn mark_mode_rewrites_dscp_on_transmit_keeping_ecn_and_checksums() {
+    const EF: u8 = 46;
+    let mut dp = datapath_with(mode::MARK, EF);
+    // IPv4, ECN ECT(0): the TOS byte changes and the header checksum with it.
+    let l4 = udp(HIGH_PORT, 40000, b"pong");
+    let v4 = V4 {
+        tos: 0x02,
+        ..Default::default()
+    };
+    let frame = eth(
+        REMOTE_CONTAINER,
+        LOCAL_CONTAINER,
+        ETH_P_IP,
+        &ipv4(C_LOCAL, C_REMOTE, 17, &l4, v4),
+    );
+    let (verdict, out) = run(&mut dp, TX_PROGRAM, &frame, 0);
+    assert_eq!(verdict, TC_ACT_OK);
+    assert_eq!(out[15], (EF << 2) | 0x02, "DSCP ef, ECN kept");
+    assert_eq!(checksum(&out[14..34]), 0, "IPv4 header checksum is valid");
+    let mut want = frame.clone();
+    want[15] = out[15];
+    want[24..26].copy_from_slice(&out[24..26]);
+    assert_eq!(out, want, "nothing else changes");
+
+    // IPv6, ECN ECT(1): the traffic class straddles two bytes.
+    let mut ip6 = ipv6(v6(2), v6(1), 6, &tcp(40000, 11211, b"get"));
+    ip6[1] = 0x10 | 0x0a; // traffic class 0x01, flow label 0xa....
+    let frame = eth(REMOTE_CONTAINER, LOCAL_CONTAINER, ETH_P_IPV6, &ip6);
+    let (verdict, out) = run(&mut dp, TX_PROGRAM, &frame, 0);
+    assert_eq!(verdict, TC_ACT_OK);
+    let tclass = ((out[14] & 0x0f) << 4) | (out[15] >> 4);
+    assert_eq!(tclass, (EF << 2) | 0x01);
+    assert_eq!(out[15] & 0x0f, 0x0a, "flow label kept");
+    assert_eq!(&out[16..], &frame[16..]);
+
+    // Low priority: untouched.
+    let low = from_container_v4_udp(5000, b"bulk");
+    assert_eq!(run(&mut dp, TX_PROGRAM, &low, 0).1, low);
+    assert_eq!(dp.counters().unwrap().get(TX, reason::MARKED, true), 2);
+
+    // With sync, the outer header carries the codepoint too.
+    let mut dp = datapath_with(mode::SYNC | mode::MARK, EF);
+    let (verdict, out) = run(
+        &mut dp,
+        TX_PROGRAM,
+        &from_container_v4_udp(HIGH_PORT, b"x"),
+        0,
+    );
+    assert_eq!(verdict, TC_ACT_REDIRECT);
+    assert_eq!(out[15], EF << 2, "outer DSCP");
+    assert_eq!(checksum(&out[14..34]), 0, "outer checksum is valid");
+    assert_eq!(out[50 + 15], EF << 2, "inner DSCP");
+    assert_eq!(checksum(&out[64..84]), 0, "inner checksum is valid");
 }
 
 #[test]

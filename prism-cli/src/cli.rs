@@ -167,6 +167,12 @@ pub struct EnableArgs {
     #[arg(long, default_value_t = 6)]
     pub priority: u32,
 
+    /// mark mode: rewrite the DSCP of high-priority packets leaving their
+    /// container (a name such as ef, af41, cs6, or 0-63); the outer header
+    /// of packets the sync path encapsulates carries it too.
+    #[arg(long, value_name = "CODEPOINT", value_parser = parse_dscp)]
+    pub dscp: Option<u8>,
+
     /// nic mode: the CPU that processes the high-priority ring (default:
     /// the last CPU); the other rings go to the other CPUs.
     #[arg(long, value_name = "CPU")]
@@ -477,6 +483,10 @@ pub struct RunArgs {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (try e.g. 10s, 500ms, 2m)"))
+}
+
+fn parse_dscp(s: &str) -> Result<u8, String> {
+    prism_rules::parse_dscp(s).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

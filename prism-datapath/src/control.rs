@@ -18,7 +18,7 @@ use aya::{
         tc::TcAttachOptions,
     },
 };
-use prism_datapath_common::{Config, Local, Remote, Tunnel, mac_key, mode};
+use prism_datapath_common::{Config, DSCP_KEEP, Local, Remote, Tunnel, mac_key, mode};
 use prism_kernel::{
     mounts::{self, PseudoFs},
     netns,
@@ -82,6 +82,9 @@ pub struct EnableOptions {
     pub namespaces: Vec<String>,
     /// `skb->priority` in mark mode.
     pub priority: u32,
+    /// mark mode: the DSCP high-priority packets leave their container
+    /// with; None: unchanged.
+    pub dscp: Option<u8>,
     /// nic mode: the CPU that processes the high-priority ring; None: the
     /// last CPU.
     pub nic_cpu: Option<usize>,
@@ -101,6 +104,8 @@ const NIC_MIN_QUEUES: usize = 3;
 pub struct State {
     pub modes: Vec<Mode>,
     pub priority: u32,
+    #[serde(default)]
+    pub dscp: Option<u8>,
     pub hosts: Vec<HostState>,
 }
 
@@ -194,7 +199,8 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
         // The kernel reads queue + 1 as a recorded queue (see steer.rs).
         nic_high_queue: NIC_HIGH_QUEUE + 1,
         nic_low_queue: NIC_LOW_QUEUE + 1,
-        _pad: [0; 2],
+        dscp: opts.dscp.unwrap_or(DSCP_KEEP),
+        _pad: 0,
     };
     let nic = opts.modes.contains(&Mode::Nic);
     let mut tx = Transaction::default();
@@ -224,6 +230,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
     let state = State {
         modes: opts.modes.clone(),
         priority: opts.priority,
+        dscp: opts.dscp,
         hosts: states,
     };
     state.save()?;
@@ -540,6 +547,9 @@ fn remove_all_pins() -> Result<usize> {
 pub struct Status {
     pub enabled: bool,
     pub modes: Vec<Mode>,
+    /// mark mode's `skb->priority` and DSCP (None: unchanged).
+    pub priority: u32,
+    pub dscp: Option<u8>,
     pub rules: Vec<String>,
     pub hosts: Vec<HostStatus>,
     /// Counters summed over hosts.
@@ -599,6 +609,8 @@ pub fn status() -> Result<Status> {
         return Ok(Status {
             enabled: false,
             modes: Vec::new(),
+            priority: 0,
+            dscp: None,
             rules: rules.rules().iter().map(ToString::to_string).collect(),
             hosts: Vec::new(),
             counters: Vec::new(),
@@ -659,6 +671,8 @@ pub fn status() -> Result<Status> {
     Ok(Status {
         enabled: true,
         modes: state.modes,
+        priority: state.priority,
+        dscp: state.dscp,
         rules: rules.rules().iter().map(ToString::to_string).collect(),
         hosts,
         counters: rows(&total),

@@ -21,7 +21,7 @@ mod parse;
 
 pub use matcher::matches;
 #[cfg(feature = "user")]
-pub use parse::{RuleError, RuleSet};
+pub use parse::{RuleError, RuleSet, dscp_name, parse_dscp};
 
 /// Most rules a rule map holds.
 pub const MAX_RULES: u32 = 64;

@@ -182,7 +182,8 @@ const DSCP_NAMES: [(&str, u8); 22] = [
     ("af43", 38),
 ];
 
-fn parse_dscp(text: &str) -> Result<u8, RuleError> {
+/// A DSCP codepoint from a name (`ef`, `af41`, `cs6`, ...) or a number.
+pub fn parse_dscp(text: &str) -> Result<u8, RuleError> {
     let lower = text.to_ascii_lowercase();
     DSCP_NAMES
         .iter()
@@ -192,7 +193,8 @@ fn parse_dscp(text: &str) -> Result<u8, RuleError> {
         .ok_or_else(|| RuleError::BadDscp(text.to_string()))
 }
 
-fn dscp_name(value: u8) -> Option<&'static str> {
+/// The common name of a DSCP codepoint, if it has one.
+pub fn dscp_name(value: u8) -> Option<&'static str> {
     // "cs0" and "be" are both 0: print the common name.
     DSCP_NAMES
         .iter()

@@ -197,6 +197,7 @@ fn set_datapath(
             underlay: None,
             namespaces: hosts.to_vec(),
             priority: 6,
+            dscp: None,
             nic_cpu: Some(prober_cpu),
         })?;
     }

@@ -34,6 +34,7 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
         underlay: args.iface,
         namespaces: args.namespaces,
         priority: args.priority,
+        dscp: args.dscp,
         nic_cpu: args.nic_cpu,
     };
     let report = control::enable(&opts)?;
@@ -135,7 +136,15 @@ pub fn status(json: bool) -> Result<ExitCode> {
         println!("datapath: not enabled (turn it on with `prism enable --high RULE`)");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("datapath: enabled, mode {}", mode_names(&s.modes));
+    let mark = if s.modes.contains(&control::Mode::Mark) {
+        let dscp = s.dscp.map_or("unchanged".to_string(), |d| {
+            prism_rules::dscp_name(d).map_or(d.to_string(), String::from)
+        });
+        format!(" (skb priority {}, DSCP {dscp})", s.priority)
+    } else {
+        String::new()
+    };
+    println!("datapath: enabled, mode {}{mark}", mode_names(&s.modes));
     println!("rules: {}", s.rules.join(", "));
     for h in &s.hosts {
         println!(

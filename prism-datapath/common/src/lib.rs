@@ -42,8 +42,14 @@ pub struct Config {
     /// queue in `queue_mapping`) for high-priority packets, and for others.
     pub nic_high_queue: u16,
     pub nic_low_queue: u16,
-    pub _pad: [u8; 2],
+    /// In mark mode, the DSCP that high-priority packets leave their
+    /// container with, or [`DSCP_KEEP`].
+    pub dscp: u8,
+    pub _pad: u8,
 }
+
+/// `Config::dscp`: leave the packets' DSCP as it is.
+pub const DSCP_KEEP: u8 = 0xff;
 
 /// This host's end of the tunnel (the `TUNNEL` map).
 #[repr(C)]

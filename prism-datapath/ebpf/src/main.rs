@@ -5,6 +5,7 @@
 #![no_main]
 
 mod capabilities;
+mod dscp;
 mod flow;
 mod maps;
 mod rx;

@@ -12,9 +12,10 @@ use aya_ebpf::{
     macros::classifier,
     programs::TcContext,
 };
-use prism_datapath_common::{TX, Tunnel, mac_key, mode, reason};
+use prism_datapath_common::{DSCP_KEEP, TX, Tunnel, mac_key, mode, reason};
 
 use crate::{
+    dscp,
     flow::{ETH_LEN, Unreadable, classify, current, ethertype},
     maps::{REMOTE, TUNNEL, config, count},
 };
@@ -50,8 +51,15 @@ fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
     if !flow.high {
         return Err((reason::LOW, false));
     }
+    // The DSCP the outer header carries (the kernel's VXLAN device, by
+    // default, gives 0): the marked one in mark mode.
+    let mut outer_dscp = 0;
     if cfg.modes & mode::MARK != 0 {
         unsafe { (*ctx.skb.skb).priority = cfg.priority };
+        dscp::set(ctx, flow.ipv6, ETH_LEN, cfg.dscp).map_err(|_| (reason::TRUNCATED, true))?;
+        if cfg.dscp != DSCP_KEEP {
+            outer_dscp = cfg.dscp;
+        }
         count(TX, reason::MARKED, true);
     }
     if cfg.modes & mode::SYNC == 0 {
@@ -74,6 +82,7 @@ fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
         &remote.vtep_ip,
         &remote.next_hop_mac,
         inner_len,
+        outer_dscp,
     );
     let flags = (BPF_F_ADJ_ROOM_ENCAP_L3_IPV4
         | BPF_F_ADJ_ROOM_ENCAP_L4_UDP
@@ -127,10 +136,12 @@ fn outer_headers(
     vtep: &[u8; 4],
     next_hop: &[u8; 6],
     inner_len: usize,
+    outer_dscp: u8,
 ) -> Outer {
     let ip_len = (inner_len + OUTER_LEN - ETH_LEN) as u16;
-    // Version 4, 5 words, no TOS; DF; TTL 64, UDP.
-    let (ver_ihl_tos, frag, ttl_proto) = (0x4500u16, 0x4000u16, (64u16 << 8) | 17);
+    // Version 4, 5 words, the DSCP (no ECN); DF; TTL 64, UDP.
+    let ver_ihl_tos = 0x4500u16 | dscp::tclass_with(0, outer_dscp) as u16;
+    let (frag, ttl_proto) = (0x4000u16, (64u16 << 8) | 17);
     let word = |a: &[u8; 4], i: usize| u16::from_be_bytes([a[i], a[i + 1]]) as u32;
     let sum = ver_ihl_tos as u32
         + ip_len as u32
