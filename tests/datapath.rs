@@ -9,7 +9,8 @@ use prism_datapath_common::{Config, DSCP_KEEP, EGRESS, RX, Remote, TX, Tunnel, m
 use prism_rules::RuleSet;
 use support::packets::*;
 
-const TC_ACT_OK: u32 = 0;
+/// tcx's "next": the packet goes on to the following programs unchanged.
+const TC_ACT_UNSPEC: u32 = -1i32 as u32;
 const TC_ACT_REDIRECT: u32 = 7;
 
 const UNDERLAY_IFINDEX: u32 = 2;
@@ -204,7 +205,7 @@ fn receive_leaves_everything_else_untouched() {
     for (what, frame, why, high) in cases {
         let before = dp.counters().unwrap().get(RX, why, high);
         let (verdict, out) = run(&mut dp, RX_PROGRAM, frame, 0);
-        assert_eq!(verdict, TC_ACT_OK, "{what}");
+        assert_eq!(verdict, TC_ACT_UNSPEC, "{what}");
         assert_eq!(&out, frame, "{what}: frame changed");
         assert_eq!(
             dp.counters().unwrap().get(RX, why, high),
@@ -225,7 +226,7 @@ fn truncated_packets_pass_at_every_layer() {
     for cut in [34, 38, 42, 46, 50, 60, 64, 70, 80, 84, 86] {
         let frame = &full[..cut];
         let (verdict, out) = run(&mut dp, RX_PROGRAM, frame, 0);
-        assert_eq!(verdict, TC_ACT_OK, "cut at {cut}");
+        assert_eq!(verdict, TC_ACT_UNSPEC, "cut at {cut}");
         assert_eq!(out, frame, "cut at {cut}");
     }
     assert!(dp.counters().unwrap().get(RX, reason::TRUNCATED, false) >= 10);
@@ -236,7 +237,7 @@ fn gso_packets_that_cannot_shrink_keep_the_normal_path() {
     let mut dp = datapath(mode::SYNC);
     let frame = encapsulated(&inner_v4_udp(HIGH_PORT, b"ping"), V4::default());
     let (verdict, out) = run(&mut dp, RX_PROGRAM, &frame, 1400);
-    assert_eq!(verdict, TC_ACT_OK);
+    assert_eq!(verdict, TC_ACT_UNSPEC);
     assert_eq!(out, frame);
     assert_eq!(dp.counters().unwrap().get(RX, reason::GSO, true), 1);
 }
@@ -341,7 +342,7 @@ fn transmit_leaves_low_oversize_gso_and_unknown_packets_alone() {
     ] {
         let before = dp.counters().unwrap().get(TX, why, high);
         let (verdict, out) = run(&mut dp, TX_PROGRAM, frame, gso);
-        assert_eq!(verdict, TC_ACT_OK, "{what}");
+        assert_eq!(verdict, TC_ACT_UNSPEC, "{what}");
         assert_eq!(&out, frame, "{what}: frame changed");
         assert_eq!(
             dp.counters().unwrap().get(TX, why, high),
@@ -356,7 +357,7 @@ fn mark_mode_only_marks() {
     let mut dp = datapath(mode::MARK);
     let frame = encapsulated(&inner_v4_udp(HIGH_PORT, b"ping"), V4::default());
     let (verdict, out) = run(&mut dp, RX_PROGRAM, &frame, 0);
-    assert_eq!(verdict, TC_ACT_OK);
+    assert_eq!(verdict, TC_ACT_UNSPEC);
     assert_eq!(out, frame);
     let c = dp.counters().unwrap();
     assert_eq!(c.get(RX, reason::MARKED, true), 1);
@@ -380,7 +381,7 @@ fn mark_mode_rewrites_dscp_on_transmit_keeping_ecn_and_checksums() {
         &ipv4(C_LOCAL, C_REMOTE, 17, &l4, v4),
     );
     let (verdict, out) = run(&mut dp, TX_PROGRAM, &frame, 0);
-    assert_eq!(verdict, TC_ACT_OK);
+    assert_eq!(verdict, TC_ACT_UNSPEC);
     assert_eq!(out[15], (EF << 2) | 0x02, "DSCP ef, ECN kept");
     assert_eq!(checksum(&out[14..34]), 0, "IPv4 header checksum is valid");
     let mut want = frame.clone();
@@ -393,7 +394,7 @@ fn mark_mode_rewrites_dscp_on_transmit_keeping_ecn_and_checksums() {
     ip6[1] = 0x10 | 0x0a; // traffic class 0x01, flow label 0xa....
     let frame = eth(REMOTE_CONTAINER, LOCAL_CONTAINER, ETH_P_IPV6, &ip6);
     let (verdict, out) = run(&mut dp, TX_PROGRAM, &frame, 0);
-    assert_eq!(verdict, TC_ACT_OK);
+    assert_eq!(verdict, TC_ACT_UNSPEC);
     let tclass = ((out[14] & 0x0f) << 4) | (out[15] >> 4);
     assert_eq!(tclass, (EF << 2) | 0x01);
     assert_eq!(out[15] & 0x0f, 0x0a, "flow label kept");
@@ -427,7 +428,7 @@ fn nic_mode_steers_by_class_and_changes_nothing_else() {
     let arp = eth([0xff; 6], UNDERLAY_MAC, ETH_P_ARP, &[0u8; 28]);
     for frame in [&high, &low, &arp] {
         let (verdict, out) = run(&mut dp, STEER_PROGRAM, frame, 0);
-        assert_eq!(verdict, TC_ACT_OK);
+        assert_eq!(verdict, TC_ACT_UNSPEC);
         assert_eq!(&out, frame);
     }
     let c = dp.counters().unwrap();

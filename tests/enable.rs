@@ -593,3 +593,75 @@ fn watch_follows_containers_as_they_come_and_go() {
     assert_eq!(status()["enabled"], false);
     assert!(!std::path::Path::new("/sys/fs/bpf/prism/datapath").exists());
 }
+
+#[test]
+fn other_programs_on_the_hooks_stay_attached_and_are_named() {
+    use aya::programs::{LinkOrder, SchedClassifier, TcAttachType, tc::TcAttachOptions};
+    use prism_datapath::capabilities::{hits, load_object};
+    use prism_datapath_common::CapHook;
+
+    let _turn = turn();
+    let lab = Lab::up("dpother");
+    let topo = Topology::new(state::load(&lab.name).unwrap().unwrap());
+    let h2 = topo.sides[1].host_ns.clone();
+    // Someone else's program on host 2's underlay ingress: it counts what
+    // it sees and hands every packet on.
+    let mut theirs = load_object().unwrap();
+    let tc: &mut SchedClassifier = theirs
+        .program_mut("prism_cap_tc")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    tc.load().unwrap();
+    prism_kernel::netns::run_in(Some(&h2), || {
+        tc.attach_with_options(
+            "eth0",
+            TcAttachType::Ingress,
+            TcAttachOptions::TcxOrder(LinkOrder::default()),
+        )
+        .unwrap();
+    })
+    .unwrap();
+    let on_hook = |h2: &str| -> Vec<String> {
+        prism_kernel::netns::run_in(Some(h2), || {
+            SchedClassifier::query_tcx("eth0", TcAttachType::Ingress)
+                .unwrap()
+                .1
+                .iter()
+                .map(|p| p.name_as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap()
+    };
+
+    let _disable = Disable;
+    let out = run_ok(&args(&enable_args(&lab)));
+    assert!(out.contains("eth0 ingress: prism_cap_tc (id "), "{out}");
+    assert_eq!(
+        on_hook(&h2),
+        ["prism_rx", "prism_cap_tc"],
+        "Prism goes first"
+    );
+    // High priority is fast-pathed past it; bulk still reaches it.
+    let before = hits(&theirs, CapHook::Tc).unwrap();
+    assert_eq!(probe(&topo, Proto::Udp).lost, 0);
+    let bulk = scenario::run(
+        &topo,
+        Background::Tcp,
+        &RunOptions {
+            duration: Duration::from_millis(500),
+            warmup: Duration::from_millis(200),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(bulk.background.unwrap().bytes > 1_000_000);
+    let after = hits(&theirs, CapHook::Tc).unwrap();
+    assert!(
+        after > before + 100,
+        "their program saw {before} then {after} packets"
+    );
+
+    run_ok(&["disable"]);
+    assert_eq!(on_hook(&h2), ["prism_cap_tc"], "theirs stays attached");
+}

@@ -157,6 +157,9 @@ pub struct EnableReport {
     pub rules: RuleSet,
     /// Attachments made by this call.
     pub attached: usize,
+    /// Other programs found on the hooks this call attached to (they stay,
+    /// and run after Prism's).
+    pub others: Vec<String>,
 }
 
 /// Enables (or updates) the datapath on every host found.
@@ -205,6 +208,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
     let nic = opts.modes.contains(&Mode::Nic);
     let mut tx = Transaction::default();
     let mut attached = 0;
+    let mut others = Vec::new();
     let mut states = Vec::new();
     for host in &hosts {
         let mut state = host_state(host);
@@ -215,8 +219,15 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
             state.saved_rps = p.saved_rps.clone();
             state.saved_xps = p.saved_xps.clone();
         }
-        attached += enable_host(host, &config, opts.rules.as_ref(), nic, &mut tx)
-            .with_context(|| format!("enable the datapath in namespace {}", host.namespace))?;
+        attached += enable_host(
+            host,
+            &config,
+            opts.rules.as_ref(),
+            nic,
+            &mut tx,
+            &mut others,
+        )
+        .with_context(|| format!("enable the datapath in namespace {}", host.namespace))?;
         steer_rps(host, &mut state, nic, opts.nic_cpu)
             .with_context(|| format!("set nic mode's RPS in namespace {}", host.namespace))?;
         states.push(state);
@@ -240,6 +251,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
         state,
         rules,
         attached,
+        others,
     })
 }
 
@@ -270,6 +282,7 @@ fn enable_host(
     rules: Option<&RuleSet>,
     nic: bool,
     tx: &mut Transaction,
+    others: &mut Vec<String>,
 ) -> Result<usize> {
     let dir = pins::host_dir(host.netns_inode);
     if !dir.exists() {
@@ -297,7 +310,7 @@ fn enable_host(
             .context("the rule maps were not pinned")?
             .write(rules)?;
     }
-    attach_missing(&dir, host, nic, tx)
+    attach_missing(&dir, host, nic, tx, others)
 }
 
 /// nic mode: the receiving side's RPS steers the high-priority ring to
@@ -429,7 +442,13 @@ fn prune<V: aya::Pod>(map: &mut HashMap<MapData, u64, V>, keep: &[u64]) {
 /// the links of containers that are gone. Links go first in tcx order, so
 /// the fast path sees packets before other programs (which stay attached
 /// and untouched).
-fn attach_missing(dir: &Path, host: &Host, nic: bool, tx: &mut Transaction) -> Result<usize> {
+fn attach_missing(
+    dir: &Path,
+    host: &Host,
+    nic: bool,
+    tx: &mut Transaction,
+    others: &mut Vec<String>,
+) -> Result<usize> {
     let ingress = TcAttachType::Ingress;
     let underlay = host.underlay.name.clone();
     let mut wanted = vec![("link_rx".to_string(), "prog_rx", underlay.clone(), ingress)];
@@ -460,30 +479,44 @@ fn attach_missing(dir: &Path, host: &Host, nic: bool, tx: &mut Transaction) -> R
         .collect();
     let ns = fs::File::open(&host.ns_path)
         .with_context(|| format!("open namespace {}", host.namespace))?;
-    let made = netns::run_in_file(
-        Some(&ns),
-        &host.namespace,
-        || -> Result<Vec<std::path::PathBuf>> {
-            let mut made = Vec::new();
-            for (pin, prog, dev, hook) in &missing {
-                let path = dir.join(pin);
-                let mut program = SchedClassifier::from_pin(dir.join(prog))?;
-                let link_id = program
-                    .attach_with_options(dev, *hook, TcAttachOptions::TcxOrder(LinkOrder::first()))
-                    .with_context(|| format!("attach {prog} to {dev} (tcx {hook:?})"))?;
-                let link = FdLink::try_from(program.take_link(link_id)?)?;
-                link.pin(&path)
-                    .with_context(|| format!("pin {}", path.display()))?;
-                made.push(path);
-            }
-            Ok(made)
-        },
-    )??;
+    let mut made = Vec::new();
+    let result = netns::run_in_file(Some(&ns), &host.namespace, || -> Result<()> {
+        for (pin, prog, dev, hook) in &missing {
+            others.extend(other_programs(dev, *hook)?);
+            let path = dir.join(pin);
+            let mut program = SchedClassifier::from_pin(dir.join(prog))?;
+            let link_id = program
+                .attach_with_options(dev, *hook, TcAttachOptions::TcxOrder(LinkOrder::first()))
+                .with_context(|| format!("attach {prog} to {dev} (tcx {hook:?})"))?;
+            let link = FdLink::try_from(program.take_link(link_id)?)?;
+            link.pin(&path)
+                .with_context(|| format!("pin {}", path.display()))?;
+            made.push(path);
+        }
+        Ok(())
+    });
+    // What was pinned before a failure is the transaction's to undo.
     let n = made.len();
     for path in made {
         tx.created(path);
     }
+    result??;
     Ok(n)
+}
+
+/// Programs of others already on a tcx hook: they stay attached and run
+/// after Prism's, so packets the fast path redirects skip them.
+fn other_programs(dev: &str, hook: TcAttachType) -> Result<Vec<String>> {
+    let (_, programs) = SchedClassifier::query_tcx(dev, hook).with_context(|| {
+        format!("query the tcx programs on {dev}; the datapath needs tcx (Linux 6.6 or newer)")
+    })?;
+    let ours = [RX_PROGRAM, TX_PROGRAM, STEER_PROGRAM];
+    Ok(programs
+        .iter()
+        .map(|p| (p.id(), p.name_as_str().unwrap_or("?").to_string()))
+        .filter(|(_, name)| !ours.contains(&name.as_str()))
+        .map(|(id, name)| format!("{dev} {hook:?}: {name} (id {id})").to_lowercase())
+        .collect())
 }
 
 /// Removes every datapath pin and the state file. Returns how many

@@ -50,6 +50,7 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
         report.attached
     );
     print_hosts(&report.state.hosts);
+    print_others(&report.others);
     if args.watch {
         watch(&opts)?;
     }
@@ -77,6 +78,17 @@ fn print_hosts(hosts: &[control::HostState]) {
     }
 }
 
+fn print_others(others: &[String]) {
+    if !others.is_empty() {
+        println!(
+            "note: other programs share these hooks; they stay attached and run after Prism's, so packets the fast path redirects skip them:"
+        );
+        for o in others {
+            println!("  {o}");
+        }
+    }
+}
+
 /// `enable --watch`: updates on every topology change until Ctrl-C.
 fn watch(opts: &EnableOptions) -> Result<()> {
     signals::catch_stop()?;
@@ -99,6 +111,7 @@ fn watch(opts: &EnableOptions) -> Result<()> {
                     report.attached
                 );
                 print_hosts(&report.state.hosts);
+                print_others(&report.others);
             }
             Update::Failed { changes, error } => eprintln!(
                 "{stamp} update after {} link and {} neighbour change(s) failed, will retry on the next change: {error:#}",

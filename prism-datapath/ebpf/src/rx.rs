@@ -5,7 +5,7 @@
 
 use aya_ebpf::{
     bindings::{
-        BPF_F_ADJ_ROOM_DECAP_L3_IPV4, BPF_F_ADJ_ROOM_DECAP_L3_IPV6, TC_ACT_OK,
+        BPF_F_ADJ_ROOM_DECAP_L3_IPV4, BPF_F_ADJ_ROOM_DECAP_L3_IPV6, TC_ACT_UNSPEC,
         bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
     },
     helpers::generated::bpf_redirect_peer,
@@ -26,8 +26,10 @@ pub fn prism_rx(ctx: TcContext) -> i32 {
     match handle(&ctx) {
         Ok(verdict) => verdict,
         Err((why, high)) => {
+            // tcx's "next" (not TC_ACT_OK, which ends the chain): programs
+            // of others after ours on this hook still see the packet.
             count(RX, why, high);
-            TC_ACT_OK
+            TC_ACT_UNSPEC
         }
     }
 }

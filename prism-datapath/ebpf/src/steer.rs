@@ -3,7 +3,7 @@
 //! receiver can process them on different rings and CPUs (per-queue RPS on
 //! a veth wire; flow steering and IRQ affinity on a NIC).
 
-use aya_ebpf::{bindings::TC_ACT_OK, macros::classifier, programs::TcContext};
+use aya_ebpf::{bindings::TC_ACT_UNSPEC, macros::classifier, programs::TcContext};
 use prism_datapath_common::{EGRESS, mode, reason};
 
 use crate::{
@@ -15,7 +15,7 @@ use crate::{
 pub fn prism_steer(ctx: TcContext) -> i32 {
     let cfg = config();
     if cfg.modes & mode::NIC == 0 {
-        return TC_ACT_OK;
+        return TC_ACT_UNSPEC;
     }
     let high = match vxlan(&ctx, &cfg) {
         Ok(v) => v.flow.high,
@@ -30,5 +30,5 @@ pub fn prism_steer(ctx: TcContext) -> i32 {
     };
     unsafe { (*ctx.skb.skb).queue_mapping = queue as u32 };
     count(EGRESS, reason::STEERED, high);
-    TC_ACT_OK
+    TC_ACT_UNSPEC
 }

@@ -6,7 +6,7 @@
 use aya_ebpf::{
     bindings::{
         BPF_F_ADJ_ROOM_ENCAP_L2_ETH, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, BPF_F_ADJ_ROOM_ENCAP_L4_UDP,
-        TC_ACT_OK, bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
+        TC_ACT_UNSPEC, bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
     },
     helpers::generated::bpf_redirect,
     macros::classifier,
@@ -34,8 +34,10 @@ pub fn prism_tx(ctx: TcContext) -> i32 {
     match handle(&ctx) {
         Ok(verdict) => verdict,
         Err((why, high)) => {
+            // tcx's "next" (not TC_ACT_OK, which ends the chain): programs
+            // of others after ours on this hook still see the packet.
             count(TX, why, high);
-            TC_ACT_OK
+            TC_ACT_UNSPEC
         }
     }
 }
