@@ -1,0 +1,194 @@
+//! What a trace holds, record by record. The README's "Trace format"
+//! section documents these fields; change them only with a new format
+//! version (see `format::VERSION`).
+
+use prism_probes::histogram::Histogram;
+use prism_probes_common::hist::{BUCKETS, bucket_lower};
+use serde::{Deserialize, Serialize};
+
+/// The first record (JSON): everything needed to read the rest without
+/// the machine it was taken on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub format_version: u16,
+    pub prism_version: String,
+    /// Host name and kernel release (`uname -n`, `uname -r`).
+    pub host: String,
+    pub kernel: String,
+    /// The probe mechanism the profilers used (e.g. `tp_btf`).
+    pub mechanism: String,
+    /// The command line that made the recording.
+    pub command: Vec<String>,
+    /// Wall-clock start, ns since the Unix epoch.
+    pub started_unix_ns: u64,
+    /// CLOCK_MONOTONIC at the start: every `t_ns` in the trace counts from
+    /// here, so `started_unix_ns + t_ns` is a wall-clock time.
+    pub clock_base_ns: u64,
+    pub snapshot_interval_ns: u64,
+    /// Which packets have events: `all`, `sample:N` (1 in N journeys,
+    /// whole journeys) or `none`.
+    pub events: String,
+    /// High-priority rules, in the rule language.
+    pub rules: Vec<String>,
+    /// The stage map: the devices on the overlay path and their roles.
+    pub devices: Vec<DeviceInfo>,
+    /// Stage ids as used in snapshots and events.
+    pub stages: Vec<StageInfo>,
+    /// Names of the values in `SnapshotRecord::counters`, in order.
+    pub counters: Vec<String>,
+    /// Lower bound (ns) of each histogram bucket; bucket i holds values
+    /// from `bucket_lower_ns[i]` up to the next bound.
+    pub bucket_lower_ns: Vec<u64>,
+    /// `prism status --json` of the datapath at the start.
+    pub datapath: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub namespace: String,
+    pub name: String,
+    pub ifindex: u32,
+    pub netns_inode: u32,
+    /// underlay, vxlan, bridge, host-veth, container.
+    pub role: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageInfo {
+    pub id: u8,
+    pub name: String,
+    /// `rx`, `tx`, or empty for transitions no stage covers.
+    pub direction: String,
+    /// False when the host lacks the devices the stage runs between.
+    pub present: bool,
+}
+
+/// Bucket lower bounds, as headers record them.
+pub fn bucket_bounds() -> Vec<u64> {
+    (0..BUCKETS).map(bucket_lower).collect()
+}
+
+/// A reading of every profiler map (postcard, zstd). Values are
+/// cumulative since the programs were attached: subtract two snapshots
+/// for what happened between them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    /// ns since `Header::clock_base_ns`.
+    pub t_ns: u64,
+    pub stages: Vec<StageHist>,
+    pub counters: Vec<u64>,
+    /// NET_RX softirq raise -> entry, per CPU.
+    pub softirq: Vec<SparseHist>,
+    pub napi: Vec<NapiRecord>,
+    pub drops: Vec<DropRecord>,
+    /// The devices, when they changed since the previous record said.
+    pub devices: Option<Vec<DeviceInfo>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageHist {
+    pub stage: u8,
+    /// 0 low, 1 high.
+    pub class: u8,
+    pub hist: SparseHist,
+}
+
+/// A histogram with only its non-empty buckets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SparseHist {
+    pub count: u64,
+    pub sum_ns: u64,
+    pub max_ns: u64,
+    /// (bucket index, values in it).
+    pub buckets: Vec<(u8, u64)>,
+}
+
+impl From<&Histogram> for SparseHist {
+    fn from(h: &Histogram) -> Self {
+        Self {
+            count: h.count,
+            sum_ns: h.sum_ns,
+            max_ns: h.max_ns,
+            buckets: h
+                .buckets
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| (i as u8, *n))
+                .collect(),
+        }
+    }
+}
+
+impl From<&SparseHist> for Histogram {
+    fn from(s: &SparseHist) -> Self {
+        let mut h = Histogram {
+            count: s.count,
+            sum_ns: s.sum_ns,
+            max_ns: s.max_ns,
+            ..Default::default()
+        };
+        for &(i, n) in &s.buckets {
+            if let Some(b) = h.buckets.get_mut(i as usize) {
+                *b = n;
+            }
+        }
+        h
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NapiRecord {
+    /// `namespace/device`, or `backlog`.
+    pub device: String,
+    pub polls: u64,
+    pub packets: u64,
+    /// Polls that used their whole budget.
+    pub exhausted: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropRecord {
+    /// `enum skb_drop_reason` name.
+    pub reason: String,
+    /// Symbolized when recorded: `function+0xoffset`.
+    pub location: String,
+    pub count: u64,
+}
+
+/// One stage boundary crossed by one packet (in batches, postcard, zstd).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// ns since `Header::clock_base_ns`.
+    pub t_ns: u64,
+    /// How long the packet's journey had lasted at this boundary.
+    pub age_ns: u64,
+    /// The stage's duration: time since the previous boundary.
+    pub delta_ns: u64,
+    /// The skb's address: which packet, while it lives.
+    pub skb: u64,
+    pub cpu: u32,
+    /// The stage that just ended (`Header::stages`); 0 at a journey's
+    /// first boundary.
+    pub stage: u8,
+    pub class: u8,
+    /// The tracepoint and device role of this boundary.
+    pub point: u8,
+    /// Bit 0: the journey's first boundary.
+    pub flags: u8,
+}
+
+/// The last record (JSON), written when the recording stops. A trace
+/// without one was cut short (the recorder was killed, or the disk filled).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Footer {
+    /// `duration`, `signal`, or `error: ...`.
+    pub end: String,
+    pub duration_ns: u64,
+    pub snapshots: u64,
+    pub events: u64,
+    /// Events the kernel could not hand over (ring buffer full).
+    pub events_lost: u64,
+    /// Bytes before the footer.
+    pub bytes: u64,
+}
