@@ -3,7 +3,7 @@
 
 use prism_probes_common::{
     Hist,
-    hist::{BUCKETS, bucket_lower, bucket_upper},
+    hist::{BUCKETS, bucket_lower, bucket_of, bucket_upper},
 };
 use serde::Serialize;
 
@@ -70,6 +70,15 @@ impl Histogram {
             max_ns: top.map_or(0, |i| bucket_upper(i).min(self.max_ns)),
             buckets,
         }
+    }
+
+    /// Counts one value, in ns (for histograms built in userspace, such as
+    /// end-to-end times from recorded events).
+    pub fn record(&mut self, ns: u64) {
+        self.count += 1;
+        self.sum_ns += ns;
+        self.max_ns = self.max_ns.max(ns);
+        self.buckets[bucket_of(ns)] += 1;
     }
 
     pub fn add(&mut self, other: &Histogram) {

@@ -11,8 +11,10 @@
 pub mod format;
 pub mod reader;
 pub mod schema;
+pub mod summary;
 pub mod writer;
 
 pub use reader::{Record, TraceError, TraceReader, Truncation};
 pub use schema::{EventRecord, Footer, Header, SnapshotRecord};
+pub use summary::Summary;
 pub use writer::TraceWriter;
