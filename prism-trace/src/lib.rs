@@ -8,7 +8,10 @@
 //! events (compact binary, compressed), then a JSON footer. See
 //! [`format`] for the framing and [`schema`] for the records.
 
+pub mod compare;
+pub mod export;
 pub mod format;
+pub mod plot;
 pub mod reader;
 pub mod schema;
 pub mod summary;

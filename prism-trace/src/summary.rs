@@ -47,6 +47,9 @@ pub struct StageSummary {
     pub latency: Percentiles,
     /// Events recorded for this stage and class.
     pub events: u64,
+    /// The distribution itself, for plots.
+    #[serde(skip)]
+    pub histogram: Histogram,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -163,6 +166,7 @@ fn stage_summaries(
                         .get(&(info.id, class))
                         .copied()
                         .unwrap_or(0),
+                    histogram: h,
                 });
             }
         }

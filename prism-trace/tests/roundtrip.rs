@@ -2,89 +2,13 @@
 //! up to its last whole record and says where it was cut; files that are
 //! not traces, or are too new, are refused with a reason.
 
+mod fixtures;
+
+use fixtures::{events, header, snapshot};
 use prism_trace::{
-    EventRecord, Footer, Header, Record, SnapshotRecord, TraceError, TraceReader, TraceWriter,
+    Footer, Header, Record, TraceError, TraceReader, TraceWriter,
     format::{MAGIC, VERSION},
-    schema::{DeviceInfo, DropRecord, NapiRecord, SparseHist, StageHist, StageInfo},
 };
-
-fn header() -> Header {
-    Header {
-        format_version: VERSION,
-        prism_version: "0.1.0".into(),
-        host: "lab".into(),
-        kernel: "6.18.0".into(),
-        mechanism: "tp_btf".into(),
-        command: vec!["prism".into(), "record".into()],
-        started_unix_ns: 1_800_000_000_000_000_000,
-        clock_base_ns: 123_456_789,
-        snapshot_interval_ns: 1_000_000_000,
-        events: "all".into(),
-        rules: vec!["udp port 7777".into()],
-        devices: vec![DeviceInfo {
-            namespace: "prism-h1".into(),
-            name: "eth0".into(),
-            ifindex: 2,
-            netns_inode: 4026532000,
-            role: "underlay".into(),
-        }],
-        stages: vec![StageInfo {
-            id: 1,
-            name: "nic".into(),
-            direction: "rx".into(),
-            present: true,
-        }],
-        counters: vec!["hits".into(), "events_lost".into()],
-        bucket_lower_ns: prism_trace::schema::bucket_bounds(),
-        datapath: serde_json::json!({"enabled": false}),
-    }
-}
-
-fn snapshot(i: u64) -> SnapshotRecord {
-    SnapshotRecord {
-        t_ns: i * 1_000_000_000,
-        stages: vec![StageHist {
-            stage: 1,
-            class: 1,
-            hist: SparseHist {
-                count: 10 * i,
-                sum_ns: 5000 * i,
-                max_ns: 900,
-                buckets: vec![(20, 4 * i), (30, 6 * i)],
-            },
-        }],
-        counters: vec![100 * i, i],
-        softirq: vec![SparseHist::default(); 2],
-        napi: vec![NapiRecord {
-            device: "prism-h1/eth0".into(),
-            polls: i,
-            packets: 3 * i,
-            exhausted: 0,
-        }],
-        drops: vec![DropRecord {
-            reason: "SKB_DROP_REASON_NOT_SPECIFIED".into(),
-            location: "veth_xmit+0x1a".into(),
-            count: i,
-        }],
-        devices: None,
-    }
-}
-
-fn events(batch: u64) -> Vec<EventRecord> {
-    (0..50)
-        .map(|i| EventRecord {
-            t_ns: batch * 1_000_000 + i * 1000,
-            age_ns: i * 10,
-            delta_ns: i,
-            skb: 0xffff_8880_0000_0000 + i * 256,
-            cpu: (i % 2) as u32,
-            stage: (i % 13) as u8,
-            class: (i % 2) as u8,
-            point: 3,
-            flags: (i == 0) as u8,
-        })
-        .collect()
-}
 
 /// A small trace, and the records after its header.
 fn trace() -> (Vec<u8>, Vec<Record>) {
