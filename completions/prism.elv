@@ -26,6 +26,9 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --version 'Print version'
             cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
             cand stat 'Show where packets wait: per-stage latency along the overlay path, per class'
+            cand record 'Record per-stage latency to a trace file, for report and compare elsewhere'
+            cand report 'Summarize a trace: per-stage and end-to-end percentiles, losses, drops'
+            cand compare 'Compare two traces stage by stage: p50/p99/p99.9 deltas per class'
             cand enable 'Turn on the prioritized datapath (or update it: rules, modes, containers)'
             cand disable 'Detach the datapath and remove its pins (also after a crash)'
             cand status 'Show what the datapath is attached to, its modes, rules and counters'
@@ -49,6 +52,36 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --netns 'Watch only this network namespace (repeatable); default: all'
             cand --vxlan-port 'UDP port that marks VXLAN traffic'
             cand --json 'Print one JSON object per interval instead of tables'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;record'= {
+            cand -o 'The trace file to write (replaced if it exists)'
+            cand --output 'The trace file to write (replaced if it exists)'
+            cand --duration 'How long to record (default: until Ctrl-C)'
+            cand --events 'Per-packet events: all, sample:N (1 journey in N) or none'
+            cand --interval 'Time between histogram snapshots'
+            cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
+            cand --netns 'Watch only this network namespace (repeatable); default: all'
+            cand --vxlan-port 'UDP port that marks VXLAN traffic'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;report'= {
+            cand --format 'Output: table (summary), jsonl (every record and event) or csv (events)'
+            cand --plot 'Also write an SVG of each stage''s latency distribution per class'
+            cand --json 'Print the summary as JSON (same as the table''s content)'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;compare'= {
+            cand --json 'Print the comparison as JSON'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
@@ -240,6 +273,9 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;help'= {
             cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
             cand stat 'Show where packets wait: per-stage latency along the overlay path, per class'
+            cand record 'Record per-stage latency to a trace file, for report and compare elsewhere'
+            cand report 'Summarize a trace: per-stage and end-to-end percentiles, losses, drops'
+            cand compare 'Compare two traces stage by stage: p50/p99/p99.9 deltas per class'
             cand enable 'Turn on the prioritized datapath (or update it: rules, modes, containers)'
             cand disable 'Detach the datapath and remove its pins (also after a crash)'
             cand status 'Show what the datapath is attached to, its modes, rules and counters'
@@ -252,6 +288,12 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;help;doctor'= {
         }
         &'prism;help;stat'= {
+        }
+        &'prism;help;record'= {
+        }
+        &'prism;help;report'= {
+        }
+        &'prism;help;compare'= {
         }
         &'prism;help;enable'= {
         }

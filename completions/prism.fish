@@ -29,6 +29,9 @@ complete -c prism -n "__fish_prism_needs_command" -s h -l help -d 'Print help (s
 complete -c prism -n "__fish_prism_needs_command" -s V -l version -d 'Print version'
 complete -c prism -n "__fish_prism_needs_command" -f -a "doctor" -d 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
 complete -c prism -n "__fish_prism_needs_command" -f -a "stat" -d 'Show where packets wait: per-stage latency along the overlay path, per class'
+complete -c prism -n "__fish_prism_needs_command" -f -a "record" -d 'Record per-stage latency to a trace file, for report and compare elsewhere'
+complete -c prism -n "__fish_prism_needs_command" -f -a "report" -d 'Summarize a trace: per-stage and end-to-end percentiles, losses, drops'
+complete -c prism -n "__fish_prism_needs_command" -f -a "compare" -d 'Compare two traces stage by stage: p50/p99/p99.9 deltas per class'
 complete -c prism -n "__fish_prism_needs_command" -f -a "enable" -d 'Turn on the prioritized datapath (or update it: rules, modes, containers)'
 complete -c prism -n "__fish_prism_needs_command" -f -a "disable" -d 'Detach the datapath and remove its pins (also after a crash)'
 complete -c prism -n "__fish_prism_needs_command" -f -a "status" -d 'Show what the datapath is attached to, its modes, rules and counters'
@@ -48,6 +51,25 @@ complete -c prism -n "__fish_prism_using_subcommand stat" -l vxlan-port -d 'UDP 
 complete -c prism -n "__fish_prism_using_subcommand stat" -l json -d 'Print one JSON object per interval instead of tables'
 complete -c prism -n "__fish_prism_using_subcommand stat" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand stat" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand record" -s o -l output -d 'The trace file to write (replaced if it exists)' -r -F
+complete -c prism -n "__fish_prism_using_subcommand record" -l duration -d 'How long to record (default: until Ctrl-C)' -r
+complete -c prism -n "__fish_prism_using_subcommand record" -l events -d 'Per-packet events: all, sample:N (1 journey in N) or none' -r
+complete -c prism -n "__fish_prism_using_subcommand record" -l interval -d 'Time between histogram snapshots' -r
+complete -c prism -n "__fish_prism_using_subcommand record" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
+complete -c prism -n "__fish_prism_using_subcommand record" -l netns -d 'Watch only this network namespace (repeatable); default: all' -r
+complete -c prism -n "__fish_prism_using_subcommand record" -l vxlan-port -d 'UDP port that marks VXLAN traffic' -r
+complete -c prism -n "__fish_prism_using_subcommand record" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand record" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand report" -l format -d 'Output: table (summary), jsonl (every record and event) or csv (events)' -r -f -a "table\t''
+jsonl\t''
+csv\t''"
+complete -c prism -n "__fish_prism_using_subcommand report" -l plot -d 'Also write an SVG of each stage\'s latency distribution per class' -r -F
+complete -c prism -n "__fish_prism_using_subcommand report" -l json -d 'Print the summary as JSON (same as the table\'s content)'
+complete -c prism -n "__fish_prism_using_subcommand report" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand report" -s h -l help -d 'Print help'
+complete -c prism -n "__fish_prism_using_subcommand compare" -l json -d 'Print the comparison as JSON'
+complete -c prism -n "__fish_prism_using_subcommand compare" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
+complete -c prism -n "__fish_prism_using_subcommand compare" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand enable" -l mode -d 'Modes, comma-separated: sync, mark, nic' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l iface -d 'Only hosts whose VXLAN underlay is this device' -r
@@ -141,16 +163,19 @@ complete -c prism -n "__fish_prism_using_subcommand man" -s v -l verbose -d 'Mor
 complete -c prism -n "__fish_prism_using_subcommand man" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand completions" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat enable disable status rules lab man completions help" -f -a "doctor" -d 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat enable disable status rules lab man completions help" -f -a "stat" -d 'Show where packets wait: per-stage latency along the overlay path, per class'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat enable disable status rules lab man completions help" -f -a "enable" -d 'Turn on the prioritized datapath (or update it: rules, modes, containers)'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat enable disable status rules lab man completions help" -f -a "disable" -d 'Detach the datapath and remove its pins (also after a crash)'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat enable disable status rules lab man completions help" -f -a "status" -d 'Show what the datapath is attached to, its modes, rules and counters'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat enable disable status rules lab man completions help" -f -a "rules" -d 'List, add or delete high-priority rules while the datapath runs'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat enable disable status rules lab man completions help" -f -a "lab" -d 'Build, inspect, load and remove the VXLAN overlay testbed'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat enable disable status rules lab man completions help" -f -a "man" -d 'Write man pages, one per command, into a directory'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat enable disable status rules lab man completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat enable disable status rules lab man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "doctor" -d 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "stat" -d 'Show where packets wait: per-stage latency along the overlay path, per class'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "record" -d 'Record per-stage latency to a trace file, for report and compare elsewhere'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "report" -d 'Summarize a trace: per-stage and end-to-end percentiles, losses, drops'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "compare" -d 'Compare two traces stage by stage: p50/p99/p99.9 deltas per class'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "enable" -d 'Turn on the prioritized datapath (or update it: rules, modes, containers)'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "disable" -d 'Detach the datapath and remove its pins (also after a crash)'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "status" -d 'Show what the datapath is attached to, its modes, rules and counters'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "rules" -d 'List, add or delete high-priority rules while the datapath runs'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "lab" -d 'Build, inspect, load and remove the VXLAN overlay testbed'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "man" -d 'Write man pages, one per command, into a directory'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c prism -n "__fish_prism_using_subcommand help; and not __fish_seen_subcommand_from doctor stat record report compare enable disable status rules lab man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "list" -d 'Show the rules'
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "add" -d 'Add a rule (takes effect for new packets at once)'
 complete -c prism -n "__fish_prism_using_subcommand help; and __fish_seen_subcommand_from rules" -f -a "del" -d 'Delete a rule'

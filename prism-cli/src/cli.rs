@@ -79,6 +79,51 @@ N or N-M, dscp NAME|N. A packet is high priority when any rule matches its
 inner flow. Times are µs; a stage the host lacks the devices for is absent.")]
     Stat(StatArgs),
 
+    /// Record per-stage latency to a trace file, for report and compare elsewhere
+    #[command(after_help = "Examples:
+  sudo prism record -o base.prism --duration 30s --high udp port 7777
+  sudo prism record -o sampled.prism --events sample:100     every 100th packet's journey
+  sudo prism record -o hist.prism --events none --interval 5s   histograms only
+
+The trace holds a header describing the host, kernel, probe mechanism,
+stage map, rules and datapath state; histogram snapshots every --interval;
+per-packet stage events (all, 1 journey in N, or none); and a footer. It
+is written as it goes, so memory stays flat and a recording that is killed
+still reads up to its last complete record. Events the kernel could not
+hand over in time are counted in the file. Stops at --duration, Ctrl-C or
+SIGTERM.")]
+    Record(RecordArgs),
+
+    /// Summarize a trace: per-stage and end-to-end percentiles, losses, drops
+    #[command(after_help = "Examples:
+  prism report base.prism
+  prism report base.prism --plot base.svg
+  prism report base.prism --json | jq '.stages[] | select(.class == \"high\")'
+  prism report base.prism --format jsonl | jq 'select(.type == \"event\")'
+  prism report base.prism --format csv > events.csv
+
+Formats: table (the summary), jsonl (every record, one JSON object per
+line, events one per line), csv (the events). Needs no privileges and not
+the machine the trace was taken on.")]
+    Report(ReportArgs),
+
+    /// Compare two traces stage by stage: p50/p99/p99.9 deltas per class
+    #[command(after_help = "Examples:
+  prism compare off.prism on.prism
+  prism compare before.prism after.prism --json
+
+Deltas are B - A, in µs and relative to A. A warning says when the two
+were taken on different kernels, probe mechanisms, stage maps or rules.")]
+    Compare {
+        /// The baseline trace.
+        a: PathBuf,
+        /// The trace to compare with it.
+        b: PathBuf,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Turn on the prioritized datapath (or update it: rules, modes, containers)
     #[command(after_help = "Examples:
   sudo prism enable --high udp port 7777                 sync mode on every VXLAN host found
@@ -216,6 +261,68 @@ pub enum RulesCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The trace file to write (replaced if it exists).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// How long to record (default: until Ctrl-C).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Per-packet events: all, sample:N (1 journey in N) or none.
+    #[arg(long, default_value = "all", value_parser = parse_events, value_name = "WHICH")]
+    pub events: prism_probes::collector::EventSampling,
+
+    /// Time between histogram snapshots.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    #[command(flatten)]
+    pub scope: ProbeScope,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The trace to read.
+    pub file: PathBuf,
+
+    /// Output: table (summary), jsonl (every record and event) or csv (events).
+    #[arg(long, default_value = "table")]
+    pub format: ReportFormat,
+
+    /// Print the summary as JSON (same as the table's content).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Also write an SVG of each stage's latency distribution per class.
+    #[arg(long, value_name = "PATH.svg")]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Jsonl,
+    Csv,
+}
+
+/// Where the profilers look.
+#[derive(Debug, Args)]
+pub struct ProbeScope {
+    /// Watch only this network namespace (repeatable); default: all.
+    #[arg(long = "netns", value_name = "NAME")]
+    pub namespaces: Vec<String>,
+
+    /// UDP port that marks VXLAN traffic.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub vxlan_port: u16,
+}
+
+#[derive(Debug, Args)]
 pub struct StatArgs {
     /// Time between reports (e.g. 1s, 500ms).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
@@ -232,13 +339,8 @@ pub struct StatArgs {
     #[command(flatten)]
     pub rules: RuleArgs,
 
-    /// Watch only this network namespace (repeatable); default: all.
-    #[arg(long = "netns", value_name = "NAME")]
-    pub namespaces: Vec<String>,
-
-    /// UDP port that marks VXLAN traffic.
-    #[arg(long, default_value_t = DEFAULT_PORT)]
-    pub vxlan_port: u16,
+    #[command(flatten)]
+    pub scope: ProbeScope,
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +389,7 @@ impl Command {
         match self {
             Command::Stat(args) => Some(&mut args.rules),
             Command::Enable(args) => Some(&mut args.rules),
+            Command::Record(args) => Some(&mut args.rules),
             _ => None,
         }
     }
@@ -483,6 +586,20 @@ pub struct RunArgs {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (try e.g. 10s, 500ms, 2m)"))
+}
+
+fn parse_events(s: &str) -> Result<prism_probes::collector::EventSampling, String> {
+    use prism_probes::collector::EventSampling;
+    match s {
+        "all" => Ok(EventSampling::All),
+        "none" => Ok(EventSampling::Off),
+        _ => match s.strip_prefix("sample:").map(str::parse::<u32>) {
+            Some(Ok(n)) if n >= 1 => Ok(EventSampling::OneIn(n)),
+            _ => Err(format!(
+                "{s}: expected all, none or sample:N with N >= 1 (e.g. sample:100)"
+            )),
+        },
+    }
 }
 
 fn parse_dscp(s: &str) -> Result<u8, String> {

@@ -55,6 +55,19 @@ impl fmt::Display for Table {
     }
 }
 
+/// A time in µs as tables show it.
+pub fn us(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// p50, p90, p99, p99.9 and max cells; dashes when there were no packets.
+pub fn latency_cells(p: &prism_probes::histogram::Percentiles) -> Vec<String> {
+    if p.count == 0 {
+        return vec!["-".into(); 5];
+    }
+    vec![us(p.p50), us(p.p90), us(p.p99), us(p.p999), us(p.max)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

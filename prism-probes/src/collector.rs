@@ -72,6 +72,9 @@ impl Default for CollectorConfig {
     }
 }
 
+/// The event ring buffer's size when events are on.
+pub const EVENT_RING_BYTES: u32 = 16 << 20;
+
 /// Tracepoints and the programs that serve them.
 const HOOKS: [(&str, &str); 12] = [
     ("napi_gro_receive_entry", "prism_gro_entry"),
@@ -132,6 +135,13 @@ impl Collector {
         loader
             .override_global(KERNEL_OFFSETS_GLOBAL, &kernel, true)
             .override_global(PROBE_CONFIG_GLOBAL, &probe, true);
+        // Events need room for bursts between two reads (16 MiB holds about
+        // 300 000); without them a page will do.
+        let ring_bytes = match config.events {
+            EventSampling::Off => 4096,
+            _ => EVENT_RING_BYTES,
+        };
+        loader.map_max_entries("EVENTS", ring_bytes);
         if share {
             loader.map_pin_path("RULES", shared.join("RULES"));
             loader.map_pin_path("RULE_COUNT", shared.join("RULE_COUNT"));

@@ -78,6 +78,11 @@ impl<W: Write> TraceWriter<W> {
         self.bytes
     }
 
+    /// Snapshots written so far.
+    pub fn snapshot_count(&self) -> u64 {
+        self.snapshots
+    }
+
     /// Events written so far.
     pub fn event_count(&self) -> u64 {
         self.events

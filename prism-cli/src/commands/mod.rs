@@ -6,6 +6,8 @@ mod docs;
 mod doctor;
 mod lab;
 mod overhead;
+mod record;
+mod report;
 mod stat;
 
 use std::process::ExitCode;
@@ -19,6 +21,9 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Doctor { json } => doctor::run(json),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Stat(args) => stat::run(args),
+        Command::Record(args) => record::run(args),
+        Command::Report(args) => report::report(args),
+        Command::Compare { a, b, json } => report::compare(&a, &b, json),
         Command::Enable(args) => datapath::enable(args),
         Command::Disable => datapath::disable(),
         Command::Status { json } => datapath::status(json),

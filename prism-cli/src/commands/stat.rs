@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 use prism_kernel::caps::{CapSet, require};
 use prism_probes::{
     collector::{Collector, CollectorConfig},
-    histogram::Percentiles,
     report::IntervalReport,
     stages::Direction,
     symbols::KernelSymbols,
@@ -14,7 +13,11 @@ use prism_probes::{
 use prism_rules::RuleSet;
 use serde::Serialize;
 
-use crate::{cli::StatArgs, signals, table::Table};
+use crate::{
+    cli::StatArgs,
+    signals,
+    table::{Table, latency_cells, us},
+};
 
 pub fn run(args: StatArgs) -> Result<ExitCode> {
     let rules = parse_rules(args.rules.texts())?;
@@ -26,8 +29,8 @@ pub fn run(args: StatArgs) -> Result<ExitCode> {
     signals::catch_stop()?;
     let collector = Collector::attach(CollectorConfig {
         rules,
-        namespaces: args.namespaces.clone(),
-        vxlan_port: args.vxlan_port,
+        namespaces: args.scope.namespaces.clone(),
+        vxlan_port: args.scope.vxlan_port,
         ..Default::default()
     })?;
     describe(&collector);
@@ -103,17 +106,6 @@ fn print_json_line(n: u64, c: &Collector, report: &IntervalReport) -> Result<()>
     };
     println!("{}", serde_json::to_string(&line)?);
     Ok(())
-}
-
-fn us(v: f64) -> String {
-    format!("{v:.1}")
-}
-
-fn latency_cells(p: &Percentiles) -> Vec<String> {
-    if p.count == 0 {
-        return vec!["-".into(); 5];
-    }
-    vec![us(p.p50), us(p.p90), us(p.p99), us(p.p999), us(p.max)]
 }
 
 fn print_tables(n: u64, c: &Collector, r: &IntervalReport) {

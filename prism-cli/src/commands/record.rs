@@ -1,0 +1,123 @@
+//! `prism record`: the profilers' output into a trace file.
+
+use std::{
+    path::Path,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use prism_kernel::caps::{CapSet, require};
+use prism_probes::collector::{Collector, CollectorConfig};
+use prism_trace::recorder::{Recorder, RecordingInfo};
+
+use super::stat::parse_rules;
+use crate::{cli::RecordArgs, signals};
+
+/// How often events are moved from the kernel's ring buffer to the file:
+/// often enough that the 4 MiB ring rarely fills.
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
+
+pub fn run(args: RecordArgs) -> Result<ExitCode> {
+    let rules = parse_rules(args.rules.texts())?;
+    check_output(&args.output)?;
+    require(
+        CapSet::current().can_trace(),
+        "prism record",
+        "CAP_BPF and CAP_PERFMON (it loads tracing programs)",
+    )?;
+    signals::catch_stop()?;
+    let mut collector = Collector::attach(CollectorConfig {
+        rules,
+        namespaces: args.scope.namespaces.clone(),
+        events: args.events,
+        vxlan_port: args.scope.vxlan_port,
+    })?;
+    let info = RecordingInfo {
+        command: std::env::args().collect(),
+        snapshot_interval_ns: args.interval.as_nanos() as u64,
+        events: args.events,
+        datapath: datapath_status(),
+    };
+    let mut recorder = Recorder::create(&args.output, &collector, info)?;
+    eprintln!(
+        "prism record: {} to {} ({}, rules: {}); Ctrl-C to stop",
+        match args.duration {
+            Some(d) => humantime::format_duration(d).to_string(),
+            None => "until Ctrl-C".into(),
+        },
+        args.output.display(),
+        collector.mechanism(),
+        if collector.rules().is_empty() {
+            "none".to_string()
+        } else {
+            collector.rules().to_string()
+        }
+    );
+    let progress = ProgressBar::new_spinner();
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}").expect("valid template"),
+    );
+    let start = Instant::now();
+    let mut next_snapshot = start + args.interval;
+    let end = loop {
+        if signals::stop_requested() {
+            break "signal";
+        }
+        if args.duration.is_some_and(|d| start.elapsed() >= d) {
+            break "duration";
+        }
+        recorder.drain_events(&mut collector)?;
+        if Instant::now() >= next_snapshot {
+            recorder.take_snapshot(&mut collector)?;
+            next_snapshot += args.interval;
+        }
+        progress.set_message(format!(
+            "{} events, {} written, {} lost",
+            recorder.events_written(),
+            HumanBytes(recorder.bytes()),
+            recorder.events_lost()
+        ));
+        progress.tick();
+        std::thread::sleep(DRAIN_EVERY);
+    };
+    let footer = recorder.finish(&mut collector, end)?;
+    progress.finish_and_clear();
+    // Dropping the collector detaches every program.
+    drop(collector);
+    eprintln!(
+        "prism record: {:.1} s, {} snapshots, {} events ({} lost), {} written to {}",
+        footer.duration_ns as f64 / 1e9,
+        footer.snapshots,
+        footer.events,
+        footer.events_lost,
+        HumanBytes(footer.bytes),
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses an output the recording could not be written to, before
+/// anything is attached.
+fn check_output(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        anyhow::bail!("{} is a directory; give a file name", path.display());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!("{}: no such directory", dir.display());
+    }
+    Ok(())
+}
+
+/// `prism status --json` of the datapath, for the trace's header.
+fn datapath_status() -> serde_json::Value {
+    prism_datapath::control::status()
+        .context("read the datapath's status")
+        .and_then(|s| Ok(serde_json::to_value(s)?))
+        .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") }))
+}
