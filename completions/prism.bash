@@ -55,6 +55,9 @@ _prism() {
             prism,status)
                 cmd="prism__subcmd__status"
                 ;;
+            prism,top)
+                cmd="prism__subcmd__top"
+                ;;
             prism__subcmd__help,compare)
                 cmd="prism__subcmd__help__subcmd__compare"
                 ;;
@@ -93,6 +96,9 @@ _prism() {
                 ;;
             prism__subcmd__help,status)
                 cmd="prism__subcmd__help__subcmd__status"
+                ;;
+            prism__subcmd__help,top)
+                cmd="prism__subcmd__help__subcmd__top"
                 ;;
             prism__subcmd__help__subcmd__lab,bench)
                 cmd="prism__subcmd__help__subcmd__lab__subcmd__bench"
@@ -194,7 +200,7 @@ _prism() {
 
     case "${cmd}" in
         prism)
-            opts="-v -h -V --verbose --help --version doctor stat record report compare enable disable status rules lab man completions help"
+            opts="-v -h -V --verbose --help --version doctor top stat record report compare enable disable status rules lab man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -306,7 +312,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help)
-            opts="doctor stat record report compare enable disable status rules lab man completions help"
+            opts="doctor top stat record report compare enable disable status rules lab man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -614,6 +620,20 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__top)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1182,6 +1202,36 @@ _prism() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__top)
+            opts="-v -h --interval --high --netns --vxlan-port --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --high)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vxlan-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -25,6 +25,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+            cand top 'Live screen: see, enable, tune and compare the datapath'
             cand stat 'Show where packets wait: per-stage latency along the overlay path, per class'
             cand record 'Record per-stage latency to a trace file, for report and compare elsewhere'
             cand report 'Summarize a trace: per-stage and end-to-end percentiles, losses, drops'
@@ -40,6 +41,16 @@ set edit:completion:arg-completer[prism] = {|@words|
         }
         &'prism;doctor'= {
             cand --json 'Print the report as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;top'= {
+            cand --interval 'Time between refreshes (100ms to 10s; - and + change it live)'
+            cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
+            cand --netns 'Watch only this network namespace (repeatable); default: all'
+            cand --vxlan-port 'UDP port that marks VXLAN traffic'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
@@ -272,6 +283,7 @@ set edit:completion:arg-completer[prism] = {|@words|
         }
         &'prism;help'= {
             cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
+            cand top 'Live screen: see, enable, tune and compare the datapath'
             cand stat 'Show where packets wait: per-stage latency along the overlay path, per class'
             cand record 'Record per-stage latency to a trace file, for report and compare elsewhere'
             cand report 'Summarize a trace: per-stage and end-to-end percentiles, losses, drops'
@@ -286,6 +298,8 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'prism;help;doctor'= {
+        }
+        &'prism;help;top'= {
         }
         &'prism;help;stat'= {
         }

@@ -21,27 +21,35 @@ fn unknown_subcommand_is_refused() {
 
 #[test]
 fn every_command_explains_itself_with_examples() {
-    for args in [
-        vec!["--help"],
-        vec!["doctor", "--help"],
-        vec!["lab", "up", "--help"],
-        vec!["lab", "down", "--help"],
-        vec!["lab", "status", "--help"],
-        vec!["lab", "run", "--help"],
-        vec!["man", "--help"],
-        vec!["completions", "--help"],
-    ] {
+    // Every (sub)command has a man page, named after its path: walking the
+    // pages walks them all, new ones included.
+    let man = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../man");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&man).expect("man/ exists") {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(path) = name.strip_suffix(".1") else {
+            continue;
+        };
+        let mut args: Vec<&str> = path.split('-').skip(1).collect();
+        args.push("--help");
         let help = run_ok(&args);
         assert!(
             help.contains("Examples:"),
             "{args:?} has no examples:\n{help}"
         );
+        checked += 1;
     }
+    assert!(checked > 10, "only {checked} man pages");
 }
 
 #[test]
 fn unprivileged_users_get_one_clear_line() {
-    for args in [["doctor"].as_slice(), &["lab", "up"], &["lab", "down"]] {
+    for args in [
+        ["doctor"].as_slice(),
+        &["lab", "up"],
+        &["lab", "down"],
+        &["top"],
+    ] {
         let out = run_unprivileged(args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
@@ -136,4 +144,23 @@ fn committed_man_pages_and_completions_are_up_to_date() {
         let old = std::fs::read_to_string(repo_file("completions").join(file)).unwrap();
         assert!(fresh == old, "completions/{file} {stale}");
     }
+}
+
+#[test]
+fn bash_completes_subcommands_from_the_committed_script() {
+    let script = repo_file("completions").join("prism.bash");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            r#"source {}; COMP_WORDS=(prism en); COMP_CWORD=1; COMP_LINE="prism en"; COMP_POINT=8; _prism prism en prism; echo "${{COMPREPLY[@]}}""#,
+            script.display()
+        ))
+        .output()
+        .expect("run bash");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "enable",
+        "{}",
+        stderr(&out)
+    );
 }

@@ -111,9 +111,13 @@ fn down_cleans_up_after_a_killed_up() {
 fn send_datagrams(topo: &Topology, n: usize) {
     let [one, two] = &topo.sides;
     let port = 7300;
+    // The source starts once the sink is bound: a datagram that arrives
+    // before would be refused, and the count would be off by it.
+    let (bound, is_bound) = std::sync::mpsc::channel();
     let sink = spawn_in(&two.container_ns, None, "sink", move || {
         let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port))?;
         sock.set_read_timeout(Some(Duration::from_secs(2)))?;
+        let _ = bound.send(());
         let mut buf = [0u8; 128];
         for _ in 0..n {
             sock.recv(&mut buf)?;
@@ -121,7 +125,9 @@ fn send_datagrams(topo: &Topology, n: usize) {
         Ok(())
     })
     .unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    is_bound
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the sink bound its socket");
     let to = SocketAddr::from((two.overlay_ip, port));
     spawn_in(&one.container_ns, None, "source", move || {
         let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;

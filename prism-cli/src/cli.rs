@@ -62,6 +62,29 @@ namespace that is deleted afterwards. bpffs and tracefs are mounted if absent.")
         json: bool,
     },
 
+    /// Live screen: see, enable, tune and compare the datapath
+    #[command(after_help = "Examples:
+  sudo prism top                              all namespaces, refreshed every second
+  sudo prism top --high udp port 7777         the lab's prober as high priority
+  sudo prism top --interval 200ms --netns host-a
+
+The screen shows, per direction, each stage's p50/p99 for the high and the
+low class side by side (bars on a log scale: solid to p50, shaded to p99);
+a trend of the high class's end-to-end p99 and the bulk throughput over the
+last five minutes, with a line where the datapath or the rules changed;
+context (NET_RX softirq delay, NAPI batches, drops with their kernel
+location); and the datapath's counters.
+
+Keys: e enable/disable the datapath, m mode, r rules (add, delete), b take a
+baseline, c compare the baseline with now, p pause, - and + interval, /
+filter stages, ? help, q quit. The mouse clicks the keys in the footer and
+scrolls with the wheel.
+
+Leaving puts nothing back by itself: the datapath stays as you left it, and
+if you changed it, top asks whether to keep it or restore what it found. On
+SIGTERM it stays as it is and top says so.")]
+    Top(TopArgs),
+
     /// Show where packets wait: per-stage latency along the overlay path, per class
     #[command(after_help = "Examples:
   sudo prism stat                                   all namespaces, every second
@@ -160,11 +183,30 @@ a failure at any step detaches everything this call attached.")]
     },
 
     /// List, add or delete high-priority rules while the datapath runs
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  sudo prism rules list
+  sudo prism rules add tcp dport 11211
+  sudo prism rules del udp port 7777
+
+Changes take effect at once, in the datapath and in any profiler that
+shares its rules (prism stat, top or record started without --high)."
+    )]
     Rules(RulesCommand),
 
     /// Build, inspect, load and remove the VXLAN overlay testbed
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  sudo prism lab up && sudo prism lab status
+  sudo prism lab run tcp idle --rounds 3
+  sudo prism lab bench
+  sudo prism lab down
+
+The lab is two hosts and two containers in network namespaces, joined by
+VXLAN over a veth underlay; it talks to nothing outside itself."
+    )]
     Lab(LabCommand),
 
     /// Write man pages, one per command, into a directory
@@ -323,6 +365,27 @@ pub struct ProbeScope {
 }
 
 #[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Time between refreshes (100ms to 10s; - and + change it live).
+    #[arg(long, default_value = "1s", value_parser = parse_top_interval)]
+    pub interval: Duration,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    #[command(flatten)]
+    pub scope: ProbeScope,
+}
+
+fn parse_top_interval(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if !(Duration::from_millis(100)..=Duration::from_secs(10)).contains(&d) {
+        return Err(format!("{text} is out of range: use 100ms to 10s"));
+    }
+    Ok(d)
+}
+
+#[derive(Debug, Args)]
 pub struct StatArgs {
     /// Time between reports (e.g. 1s, 500ms).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
@@ -388,6 +451,7 @@ impl Command {
     fn rule_args_mut(&mut self) -> Option<&mut RuleArgs> {
         match self {
             Command::Stat(args) => Some(&mut args.rules),
+            Command::Top(args) => Some(&mut args.rules),
             Command::Enable(args) => Some(&mut args.rules),
             Command::Record(args) => Some(&mut args.rules),
             _ => None,

@@ -4,6 +4,8 @@ mod cli;
 mod commands;
 mod signals;
 mod table;
+mod top;
+mod units;
 
 use std::process::ExitCode;
 

@@ -1,4 +1,5 @@
-//! Ctrl-C and SIGTERM as a flag, so long-running commands can stop cleanly
+//! Ctrl-C, SIGTERM and SIGHUP (the terminal went away) as a flag, so
+//! long-running commands can stop cleanly
 //! (and detach what they attached) instead of dying mid-way.
 
 use std::{
@@ -14,14 +15,14 @@ extern "C" fn on_signal(_: i32) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// Turns SIGINT and SIGTERM into a request to stop.
+/// Turns SIGINT, SIGTERM and SIGHUP into a request to stop.
 pub fn catch_stop() -> anyhow::Result<()> {
     let action = SigAction::new(
         SigHandler::Handler(on_signal),
         SaFlags::SA_RESTART,
         SigSet::empty(),
     );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         // SAFETY: the handler only stores to an atomic.
         unsafe { sigaction(sig, &action) }?;
     }

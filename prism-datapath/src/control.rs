@@ -612,7 +612,7 @@ pub struct Attachment {
     pub attached: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CounterRow {
     pub direction: &'static str,
     pub reason: &'static str,

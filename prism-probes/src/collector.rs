@@ -15,7 +15,7 @@ use prism_kernel::{bpf::program, btf::KernelBtf};
 use prism_probes_common::{
     CLASSES, DEVICE_SLOTS, DEVICE_WAYS, DeviceEntry, DeviceKey, DeviceSlot, DropKey, Event, Hist,
     KERNEL_OFFSETS_GLOBAL, NapiStats, PROBE_CONFIG_GLOBAL, ProbeConfig, counter,
-    points::STAGE_TABLE_SIZE,
+    points::{RECEIVE_TOTAL, STAGE_TABLE_SIZE},
 };
 use prism_rules::{Rule, RuleSet};
 
@@ -296,6 +296,11 @@ impl Collector {
                 }
             }
         }
+        let mut receive_total: [Histogram; 2] = Default::default();
+        for (class_id, h) in receive_total.iter_mut().enumerate() {
+            let slot = RECEIVE_TOTAL as u32 * CLASSES as u32 + class_id as u32;
+            *h = Histogram::from_per_cpu(hists.get(&slot, 0)?.iter());
+        }
         let counts: PerCpuArray<_, u64> = PerCpuArray::try_from(self.map("COUNTERS")?)?;
         let mut counters = Counters::default();
         for i in 0..counter::COUNT {
@@ -332,6 +337,7 @@ impl Collector {
         Ok(Snapshot {
             at_ns,
             stages,
+            receive_total,
             counters,
             softirq,
             napi,

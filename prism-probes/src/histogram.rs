@@ -44,12 +44,14 @@ impl Histogram {
     /// Sums one slot's per-CPU copies.
     pub fn from_per_cpu<'a>(values: impl IntoIterator<Item = &'a Hist>) -> Self {
         let mut h = Self::default();
+        // Saturating: the maps are written without locks, so a torn or
+        // raced value must not take the reader down.
         for v in values {
-            h.count += v.count;
-            h.sum_ns += v.sum_ns;
+            h.count = h.count.saturating_add(v.count);
+            h.sum_ns = h.sum_ns.saturating_add(v.sum_ns);
             h.max_ns = h.max_ns.max(v.max_ns);
             for (a, b) in h.buckets.iter_mut().zip(v.buckets.iter()) {
-                *a += b;
+                *a = a.saturating_add(*b);
             }
         }
         h

@@ -17,6 +17,10 @@ pub struct IntervalReport {
     /// Seconds this interval covers.
     pub seconds: f64,
     pub stages: Vec<StageRow>,
+    /// Whole receive journeys per class: underlay NIC -> application read.
+    pub receive_total: Vec<TotalRow>,
+    /// Bytes per second each class delivered to its sockets.
+    pub delivered: Vec<ThroughputRow>,
     /// Transitions that fit no stage, if any: time that is not lost, just
     /// not attributed.
     pub other: Option<Percentiles>,
@@ -35,6 +39,19 @@ pub struct StageRow {
     pub present: bool,
     /// Packets that completed the stage, and their times in µs.
     pub latency: Percentiles,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TotalRow {
+    pub class: Class,
+    /// µs.
+    pub latency: Percentiles,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ThroughputRow {
+    pub class: Class,
+    pub bytes_per_second: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -131,15 +148,53 @@ impl IntervalReport {
                 count: **n,
             })
             .collect();
+        let seconds = later.at_ns.saturating_sub(earlier.at_ns) as f64 / 1e9;
+        let receive_total = Class::ALL
+            .into_iter()
+            .map(|class| TotalRow {
+                class,
+                latency: d.receive_total(class).percentiles(),
+            })
+            .collect();
+        let delivered = Class::ALL
+            .into_iter()
+            .map(|class| ThroughputRow {
+                class,
+                bytes_per_second: d
+                    .counters
+                    .get(prism_probes_common::counter::DELIVERED_BYTES + class.id() as u32)
+                    as f64
+                    / seconds.max(1e-9),
+            })
+            .collect();
         Self {
-            seconds: later.at_ns.saturating_sub(earlier.at_ns) as f64 / 1e9,
+            seconds,
             stages,
+            receive_total,
+            delivered,
             other: (other.count > 0).then(|| other.percentiles()),
             softirq,
             napi,
             drops,
             counters: d.counters,
         }
+    }
+
+    /// Whole receive journeys of one class (empty if none finished).
+    pub fn receive_total(&self, class: Class) -> Percentiles {
+        self.receive_total
+            .iter()
+            .find(|r| r.class == class)
+            .map(|r| r.latency)
+            .unwrap_or_default()
+    }
+
+    /// Bytes per second one class delivered to its sockets.
+    pub fn delivered(&self, class: Class) -> f64 {
+        self.delivered
+            .iter()
+            .find(|r| r.class == class)
+            .map_or(0.0, |r| r.bytes_per_second)
     }
 
     /// The row of one stage and class.

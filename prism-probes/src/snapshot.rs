@@ -60,6 +60,8 @@ pub const COUNTER_NAMES: [&str; counter::COUNT as usize] = [
     "events",
     "completed",
     "evicted",
+    "delivered_bytes_low",
+    "delivered_bytes_high",
 ];
 
 impl Counters {
@@ -92,6 +94,9 @@ pub struct Snapshot {
     /// CLOCK_MONOTONIC when read, the clock of the programs' timestamps.
     pub at_ns: u64,
     pub stages: BTreeMap<(Stage, Class), Histogram>,
+    /// Whole receive journeys (underlay GRO entry -> application read),
+    /// indexed by class id.
+    pub receive_total: [Histogram; 2],
     pub counters: Counters,
     /// NET_RX softirq raise -> entry delay, per CPU.
     pub softirq: Vec<Histogram>,
@@ -154,14 +159,22 @@ impl Snapshot {
             })
             .filter(|(_, n)| *n > 0)
             .collect();
+        let receive_total = [0, 1].map(|c| self.receive_total[c].since(&earlier.receive_total[c]));
+
         Snapshot {
             at_ns: self.at_ns,
             stages,
+            receive_total,
             counters: self.counters.since(&earlier.counters),
             softirq,
             napi,
             drops,
         }
+    }
+
+    /// Whole receive journeys of one class.
+    pub fn receive_total(&self, class: Class) -> &Histogram {
+        &self.receive_total[class.id() as usize]
     }
 
     /// The histogram of one stage and class (empty if never hit).

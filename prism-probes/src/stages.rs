@@ -58,10 +58,20 @@ pub enum Stage {
     /// ring (a veth wire in the lab). One stage, because the tracepoint
     /// between qdisc and driver fires for every bulk segment (see hooks.rs).
     Wire,
+    /// Prism's sync datapath, receive: underlay receive -> socket data
+    /// ready. Decapsulated and redirected into the container, whose
+    /// receive runs in the same pass (`bpf_redirect_peer` goes round again
+    /// without a new `netif_receive_skb`), then IP and TCP/UDP. Replaces
+    /// vxlan through stack.
+    FastRx,
+    /// Prism's sync datapath, transmit: host veth receive -> underlay
+    /// queue, encapsulated and redirected (replaces bridge and encap).
+    FastTx,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 13] = [
+    /// Every stage; a stage's id is its place here, so new ones go last.
+    pub const ALL: [Stage; 15] = [
         Self::Other,
         Self::Nic,
         Self::Vxlan,
@@ -72,6 +82,28 @@ impl Stage {
         Self::Socket,
         Self::Veth,
         Self::TxBacklog,
+        Self::TxBridge,
+        Self::Encap,
+        Self::Wire,
+        Self::FastRx,
+        Self::FastTx,
+    ];
+
+    /// Receive stages in path order (the fast path beside what it skips).
+    const RX_PATH: [Stage; 8] = [
+        Self::Nic,
+        Self::FastRx,
+        Self::Vxlan,
+        Self::GroCell,
+        Self::Bridge,
+        Self::Backlog,
+        Self::Stack,
+        Self::Socket,
+    ];
+    const TX_PATH: [Stage; 6] = [
+        Self::Veth,
+        Self::TxBacklog,
+        Self::FastTx,
         Self::TxBridge,
         Self::Encap,
         Self::Wire,
@@ -101,6 +133,7 @@ impl Stage {
             Self::TxBridge => "bridge",
             Self::Encap => "encap",
             Self::Wire => "wire",
+            Self::FastRx | Self::FastTx => "fast",
         }
     }
 
@@ -114,23 +147,33 @@ impl Stage {
             | Self::Bridge
             | Self::Backlog
             | Self::Stack
-            | Self::Socket => Some(Direction::Rx),
+            | Self::Socket
+            | Self::FastRx => Some(Direction::Rx),
             _ => Some(Direction::Tx),
         }
     }
 
     /// Stages of one direction, in path order.
     pub fn of(direction: Direction) -> impl Iterator<Item = Stage> {
-        Self::ALL
-            .into_iter()
+        let path: &'static [Stage] = match direction {
+            Direction::Rx => &Self::RX_PATH,
+            Direction::Tx => &Self::TX_PATH,
+        };
+        path.iter()
+            .copied()
             .filter(move |s| s.direction() == Some(direction))
+    }
+
+    /// A stage only Prism's sync datapath takes.
+    pub fn is_fast_path(self) -> bool {
+        matches!(self, Self::FastRx | Self::FastTx)
     }
 }
 
 const _: () = assert!(Stage::ALL.len() <= MAX_STAGES as usize);
 
 /// Boundaries: (from point, to point, stage).
-const BOUNDARIES: [(u8, u8, Stage); 12] = [
+const BOUNDARIES: [(u8, u8, Stage); 14] = [
     (
         point(ev::GRO_ENTRY, r::UNDERLAY),
         point(ev::RCV, r::UNDERLAY),
@@ -191,6 +234,16 @@ const BOUNDARIES: [(u8, u8, Stage); 12] = [
         point(ev::GRO_ENTRY, r::UNDERLAY),
         Stage::Wire,
     ),
+    (
+        point(ev::RCV, r::UNDERLAY),
+        point(ev::DATA_READY, r::SOCKET),
+        Stage::FastRx,
+    ),
+    (
+        point(ev::RCV, r::HOST_VETH),
+        point(ev::DEV_QUEUE, r::UNDERLAY),
+        Stage::FastTx,
+    ),
 ];
 
 /// Points inside a stage: (stage's start, point to pass over).
@@ -241,11 +294,13 @@ mod tests {
         assert_eq!(
             rx,
             [
-                "nic", "vxlan", "gro_cell", "bridge", "backlog", "stack", "socket"
+                "nic", "fast", "vxlan", "gro_cell", "bridge", "backlog", "stack", "socket"
             ]
         );
         let tx: Vec<&str> = Stage::of(Direction::Tx).map(Stage::name).collect();
-        assert_eq!(tx, ["veth", "backlog", "bridge", "encap", "wire"]);
+        assert_eq!(tx, ["veth", "backlog", "fast", "bridge", "encap", "wire"]);
+        let listed = Stage::of(Direction::Rx).count() + Stage::of(Direction::Tx).count();
+        assert_eq!(listed, Stage::ALL.len() - 1, "every stage but other, once");
     }
 
     #[test]

@@ -15,12 +15,14 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::Command;
+pub use stat::parse_rules;
 
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Doctor { json } => doctor::run(json),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Stat(args) => stat::run(args),
+        Command::Top(args) => crate::top::run(args),
         Command::Record(args) => record::run(args),
         Command::Report(args) => report::report(args),
         Command::Compare { a, b, json } => report::compare(&a, &b, json),

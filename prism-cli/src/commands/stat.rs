@@ -17,6 +17,7 @@ use crate::{
     cli::StatArgs,
     signals,
     table::{Table, latency_cells, us},
+    units,
 };
 
 pub fn run(args: StatArgs) -> Result<ExitCode> {
@@ -127,6 +128,25 @@ fn print_tables(n: u64, c: &Collector, r: &IntervalReport) {
         }
         print!("{t}");
     }
+    let mut t = Table::new(&[
+        "END TO END (µs)",
+        "CLASS",
+        ">PACKETS",
+        ">P50",
+        ">P90",
+        ">P99",
+        ">P99.9",
+        ">MAX",
+        ">DELIVERED",
+    ]);
+    for (total, rate) in r.receive_total.iter().zip(&r.delivered) {
+        let mut cells = vec!["receive".into(), total.class.name().to_string()];
+        cells.push(total.latency.count.to_string());
+        cells.extend(latency_cells(&total.latency));
+        cells.push(units::rate(rate.bytes_per_second));
+        t.row(cells);
+    }
+    print!("{t}");
     if let Some(other) = &r.other {
         println!(
             "unattributed transitions: {} (p50 {} µs)",

@@ -33,6 +33,8 @@ pub struct KernelOffsets {
     pub sock_receive_queue: u32,
     /// `napi_struct.dev`.
     pub napi_dev: u32,
+    /// `sk_buff.len`: bytes of data, all GRO segments included.
+    pub skb_len: u32,
 }
 
 /// Offsets inside classic tracepoint records, read from tracefs `format` files.
@@ -132,6 +134,10 @@ pub struct SkbState {
     /// This journey's packets go to the event stream.
     pub sampled: u8,
     pub _pad: [u8; 5],
+    /// When the packet entered the receive path (underlay GRO); 0 if it
+    /// has not. A journey that began on transmit in the same kernel (the
+    /// lab's veth wire) goes on into receive with this reset.
+    pub rx_start_ns: u64,
 }
 
 pub const CLASS_LOW: u8 = 0;
@@ -218,7 +224,11 @@ pub mod counter {
     pub const COMPLETED: u32 = 10;
     /// Journeys lost because another packet took their slot.
     pub const EVICTED: u32 = 11;
-    pub const COUNT: u32 = 12;
+    /// Bytes of low-class packets queued on their socket (`+ class` for high).
+    pub const DELIVERED_BYTES: u32 = 12;
+    /// Bytes of high-class packets queued on their socket.
+    pub const DELIVERED_BYTES_HIGH: u32 = 13;
+    pub const COUNT: u32 = 14;
 }
 
 /// Names of the globals the loader sets.

@@ -67,6 +67,9 @@ pub const STAGE_UNMAPPED: u8 = 0;
 pub const STAGE_PASS: u8 = 0xff;
 /// Most stages (the histogram array has `MAX_STAGES * CLASSES` slots).
 pub const MAX_STAGES: u32 = 32;
+/// The histogram slot (in stage units) of whole receive journeys: underlay
+/// GRO entry -> the application's read. Past every real stage.
+pub const RECEIVE_TOTAL: u8 = (MAX_STAGES - 1) as u8;
 /// The point that begins a new journey (set on a tracked skb: reuse).
 pub const JOURNEY_STARTS: [u8; 2] = [
     point(event::GRO_ENTRY, role::UNDERLAY),

@@ -15,6 +15,7 @@ static KERNEL_OFFSETS: KernelOffsets = KernelOffsets {
     net_inum: 0,
     sock_receive_queue: 0,
     napi_dev: 0,
+    skb_len: 0,
 };
 
 /// Filled by the loader from tracefs `format` files.

@@ -59,7 +59,12 @@ pub static DROPS: PerCpuHashMap<DropKey, u64> = PerCpuHashMap::with_max_entries(
 
 #[inline(always)]
 pub fn count(index: u32) {
-    if let Some(n) = COUNTERS.get_ptr_mut(index) {
-        unsafe { *n += 1 }
+    add(index, 1)
+}
+
+#[inline(always)]
+pub fn add(index: u32, n: u64) {
+    if let Some(c) = COUNTERS.get_ptr_mut(index) {
+        unsafe { *c += n }
     }
 }

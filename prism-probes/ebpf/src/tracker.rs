@@ -13,14 +13,16 @@ use aya_ebpf::helpers::{bpf_get_prandom_u32, bpf_get_smp_processor_id, bpf_ktime
 use prism_probes_common::{
     CLASS_PENDING, CLASSES, DEVICE_SLOTS, DEVICE_WAYS, EVENT_FIRST, Event, SkbSlot, SkbState,
     counter,
-    points::{JOURNEY_STARTS, POINTS, STAGE_PASS, STAGE_UNMAPPED, event, point, role},
+    points::{
+        JOURNEY_STARTS, POINTS, RECEIVE_TOTAL, STAGE_PASS, STAGE_UNMAPPED, event, point, role,
+    },
     skb_slot,
 };
 
 use crate::{
     classify::class_of,
     kernel::{addr_of, config, field, offsets},
-    maps::{DEVICE_TABLE, EVENTS, HISTS, SKBS, SOCK_PENDING, STAGES, count},
+    maps::{DEVICE_TABLE, EVENTS, HISTS, SKBS, SOCK_PENDING, STAGES, add, count},
 };
 
 const READ_POINT: u8 = point(event::READ, role::SOCKET);
@@ -95,6 +97,7 @@ pub fn gro_entered(skb: *const u8) {
             class: CLASS_PENDING,
             sampled: 0,
             _pad: [0; 5],
+            rx_start_ns: now,
         };
         slot.skb = key;
     }
@@ -160,9 +163,19 @@ fn track_at(point: u8, skb: *const u8, key: u64, state: &mut SkbState, may_start
     if state.sampled != 0 {
         emit(now, state, delta, key, stage, point, 0);
     }
+    if point == JOURNEY_STARTS[0] {
+        // Off the wire into a receive path: its own end-to-end time starts.
+        state.rx_start_ns = now;
+    }
     if point == READ_POINT {
         // The journey is complete; the skb may be freed untraced.
         count(counter::COMPLETED);
+        // Unlocked slots: another CPU may have just restarted this one
+        // with a later time. A total past the stale limit is no journey.
+        let total = now.wrapping_sub(state.rx_start_ns);
+        if state.rx_start_ns != 0 && total <= config().stale_ns {
+            record(RECEIVE_TOTAL, state.class, total);
+        }
         end(key);
         return;
     }
@@ -184,6 +197,11 @@ fn start(point: u8, skb: *const u8, key: u64, first_ns: u64) {
         class: CLASS_PENDING,
         sampled: 0,
         _pad: [0; 5],
+        rx_start_ns: if point == JOURNEY_STARTS[0] {
+            first_ns
+        } else {
+            0
+        },
     };
     slot.skb = key;
     begin(&mut slot.state, skb, key);
@@ -242,6 +260,13 @@ pub fn queued_on_socket(sk: u64, skb: *const u8) {
     }
     if unsafe { SOCK_PENDING.get(&sk) }.is_none() {
         let _ = SOCK_PENDING.insert(&sk, &key, 0);
+    }
+    if let Some(state) = journey(key) {
+        let len: u32 = field(skb, offsets().skb_len);
+        add(
+            counter::DELIVERED_BYTES + (state.class & 1) as u32,
+            len as u64,
+        );
     }
     socket_hit(event::DATA_READY, skb);
 }

@@ -1,0 +1,55 @@
+//! The top two lines: where we are, what runs, and the last action's result.
+
+use ratatui::{
+    Frame,
+    layout::Rect,
+    style::{Color, Modifier, Style},
+    text::{Line, Span},
+    widgets::Paragraph,
+};
+
+use crate::top::{app::App, model::Model};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model) {
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let datapath = if model.datapath.enabled {
+        Span::styled(
+            format!("datapath ON {}", model.datapath.label()),
+            bold.fg(Color::Green),
+        )
+    } else {
+        Span::styled("datapath off", bold)
+    };
+    let rules = match model.rules.len() {
+        1 => "1 rule".to_string(),
+        n => format!("{n} rules"),
+    };
+    let mut first = vec![
+        Span::styled("prism top", bold),
+        Span::raw(format!(
+            " · {} · {} · {} · ",
+            model.host, model.kernel, model.mechanism
+        )),
+        datapath,
+        Span::raw(format!(
+            " · {rules} · {}",
+            humantime::format_duration(app.interval)
+        )),
+    ];
+    if app.paused {
+        first.push(Span::styled(" PAUSED", bold.fg(Color::Red)));
+    }
+    let second = match &app.notice {
+        Some(n) if n.error => Line::styled(n.text.clone(), Style::default().fg(Color::Red)),
+        Some(n) => Line::styled(n.text.clone(), Style::default().fg(Color::Green)),
+        None if model.rules.is_empty() => Line::styled(
+            "no high-priority rules: every packet is low (r adds one)",
+            Style::default().fg(Color::DarkGray),
+        ),
+        None => Line::styled(
+            format!("high priority: {}", model.rules),
+            Style::default().fg(Color::DarkGray),
+        ),
+    };
+    frame.render_widget(Paragraph::new(vec![Line::from(first), second]), area);
+}

@@ -1,0 +1,413 @@
+//! The worker thread: owns the profilers and talks to the datapath, so the
+//! screen never waits on the kernel. It attaches in the background (saying
+//! which step it is at), samples every interval, and carries out the
+//! screen's commands, answering each with a [`Update::Done`].
+
+use std::{
+    collections::VecDeque,
+    sync::mpsc::{Receiver, RecvTimeoutError},
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use prism_datapath::{
+    control::{self, EnableOptions, Mode},
+    rules::PinnedRules,
+};
+use prism_probes::{
+    collector::{Collector, CollectorConfig},
+    report::IntervalReport,
+    snapshot::Snapshot,
+    symbols::KernelSymbols,
+};
+use prism_rules::RuleSet;
+
+use super::{
+    app::{Command, mode_names},
+    model::{DatapathView, Sample},
+};
+
+/// The compare window reaches back this far (or to the latest change).
+const WINDOW: Duration = Duration::from_secs(10);
+/// Devices are looked for again this often (containers come and go).
+const DEVICE_REFRESH: Duration = Duration::from_secs(2);
+/// mark mode's skb->priority when `top` enables the datapath, as `prism enable`.
+const DEFAULT_PRIORITY: u32 = 6;
+
+pub struct Config {
+    pub rules: RuleSet,
+    pub namespaces: Vec<String>,
+    pub vxlan_port: u16,
+    pub interval: Duration,
+}
+
+#[derive(Debug)]
+pub enum Update {
+    Progress(String),
+    /// The datapath as found at start.
+    Started(DatapathView),
+    Attached {
+        mechanism: String,
+        rules: RuleSet,
+    },
+    AttachFailed(String),
+    Sample(Box<Sample>),
+    /// A command's outcome; `marker` labels the trend when the datapath
+    /// or the rules changed.
+    Done {
+        result: Result<String, String>,
+        marker: Option<String>,
+        rules: RuleSet,
+        datapath: DatapathView,
+    },
+    /// The worker is done; lines to print once the terminal is back.
+    Finished(Vec<String>),
+}
+
+/// Where updates go: the screen's inbox, which also takes its input.
+pub type Outbox = Box<dyn Fn(Update) + Send>;
+
+pub fn spawn(config: Config, commands: Receiver<Command>, updates: Outbox) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("prism-top-worker".into())
+        .spawn(move || {
+            let mut worker = Worker::start(config, updates);
+            worker.serve(commands);
+        })
+        .expect("spawn the worker thread")
+}
+
+struct Worker {
+    config: Config,
+    updates: Outbox,
+    started: Instant,
+    initial: DatapathView,
+    collector: Option<Collector>,
+    symbols: KernelSymbols,
+    /// Snapshots since the window's start, oldest first.
+    history: VecDeque<(Instant, Snapshot)>,
+    last_devices: Instant,
+    /// Rules while the profilers are not attached.
+    rules: RuleSet,
+}
+
+impl Worker {
+    fn start(config: Config, updates: Outbox) -> Self {
+        let say = |s: &str| updates(Update::Progress(s.into()));
+        say("reading the datapath's state");
+        let initial = datapath_view();
+        updates(Update::Started(initial.clone()));
+        say("loading and attaching the profiler programs");
+        let attached = Collector::attach(CollectorConfig {
+            rules: config.rules.clone(),
+            namespaces: config.namespaces.clone(),
+            vxlan_port: config.vxlan_port,
+            ..Default::default()
+        });
+        let collector = match attached {
+            Ok(c) => {
+                updates(Update::Attached {
+                    mechanism: c.mechanism().to_string(),
+                    rules: c.rules().clone(),
+                });
+                Some(c)
+            }
+            Err(e) => {
+                updates(Update::AttachFailed(format!("{e:#}")));
+                None
+            }
+        };
+        let rules = config.rules.clone();
+        Self {
+            config,
+            updates,
+            started: Instant::now(),
+            initial,
+            collector,
+            symbols: KernelSymbols::default(),
+            history: VecDeque::new(),
+            last_devices: Instant::now(),
+            rules,
+        }
+    }
+
+    fn serve(&mut self, commands: Receiver<Command>) {
+        self.sample();
+        let mut next = Instant::now() + self.config.interval;
+        loop {
+            let wait = next.saturating_duration_since(Instant::now());
+            match commands.recv_timeout(wait) {
+                Ok(Command::Finish { restore }) => {
+                    let lines = self.finish(restore);
+                    // Detach the profilers before the screen says goodbye.
+                    self.collector = None;
+                    (self.updates)(Update::Finished(lines));
+                    return;
+                }
+                Ok(Command::SetInterval(d)) => {
+                    self.config.interval = d;
+                    next = Instant::now() + d;
+                }
+                Ok(command) => self.carry_out(command),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.sample();
+                    next += self.config.interval;
+                    if next < Instant::now() {
+                        // Fell behind (a slow kernel): skip, do not burst.
+                        next = Instant::now() + self.config.interval;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.finish(false);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn rules(&self) -> RuleSet {
+        self.collector
+            .as_ref()
+            .map_or_else(|| self.rules.clone(), |c| c.rules().clone())
+    }
+
+    fn sample(&mut self) {
+        let Some(collector) = self.collector.as_mut() else {
+            return;
+        };
+        if self.last_devices.elapsed() >= DEVICE_REFRESH {
+            self.last_devices = Instant::now();
+            if let Err(e) = collector.refresh_devices() {
+                log::warn!("device refresh: {e:#}");
+            }
+        }
+        let snapshot = match collector.snapshot() {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("snapshot: {e:#}");
+                return;
+            }
+        };
+        let now = Instant::now();
+        self.history.push_back((now, snapshot));
+        while self.history.len() > 2 && now - self.history[1].0 >= WINDOW {
+            self.history.pop_front();
+        }
+        let n = self.history.len();
+        if n < 2 {
+            return;
+        }
+        let latest = &self.history[n - 1].1;
+        let interval =
+            IntervalReport::between(collector, &self.symbols, &self.history[n - 2].1, latest);
+        let window = IntervalReport::between(collector, &self.symbols, &self.history[0].1, latest);
+        let sample = Sample {
+            t: self.started.elapsed().as_secs_f64(),
+            interval,
+            window,
+            datapath: datapath_view(),
+        };
+        (self.updates)(Update::Sample(Box::new(sample)));
+    }
+
+    /// Starts the compare window afresh: what follows a change is "now".
+    fn restart_window(&mut self) {
+        if let Some(last) = self.history.pop_back() {
+            self.history.clear();
+            self.history.push_back(last);
+        }
+    }
+
+    fn carry_out(&mut self, command: Command) {
+        let outcome = match &command {
+            Command::Enable(modes) => self.enable(modes),
+            Command::Disable => disable(),
+            Command::SetModes(modes) => self.set_modes(modes),
+            Command::AddRule(rule) => self
+                .edit_rules(
+                    |set| set.add(*rule).map_err(Into::into),
+                    |p| p.add(&[*rule]).map(drop),
+                )
+                .map(|set| {
+                    (
+                        format!("rule '{rule}' added; {} rule(s)", set.len()),
+                        format!("+{rule}"),
+                    )
+                }),
+            Command::DeleteRule(rule) => self
+                .edit_rules(
+                    |set| {
+                        let kept: Vec<String> = set
+                            .rules()
+                            .iter()
+                            .filter(|r| *r != rule)
+                            .map(|r| r.to_string())
+                            .collect();
+                        *set = RuleSet::parse(&kept)?;
+                        Ok(())
+                    },
+                    |p| p.delete(&[*rule]).map(drop),
+                )
+                .map(|set| {
+                    (
+                        format!("rule '{rule}' deleted; {} rule(s)", set.len()),
+                        format!("-{rule}"),
+                    )
+                }),
+            Command::SetInterval(_) | Command::Finish { .. } => return,
+        };
+        let (result, marker) = match outcome {
+            Ok((text, marker)) => {
+                self.restart_window();
+                (Ok(text), Some(marker))
+            }
+            Err(e) => (Err(format!("{e:#}")), None),
+        };
+        (self.updates)(Update::Done {
+            result,
+            marker,
+            rules: self.rules(),
+            datapath: datapath_view(),
+        });
+    }
+
+    fn enable(&mut self, modes: &[Mode]) -> Result<(String, String)> {
+        let rules = self.rules();
+        if rules.is_empty() {
+            bail!("no high-priority rules yet: r adds one (e.g. udp port 7777), then e enables");
+        }
+        let report = control::enable(&EnableOptions {
+            modes: modes.to_vec(),
+            rules: Some(rules),
+            underlay: None,
+            namespaces: self.config.namespaces.clone(),
+            priority: DEFAULT_PRIORITY,
+            dscp: None,
+            nic_cpu: None,
+        })?;
+        let names = mode_names(modes);
+        Ok((
+            format!(
+                "datapath enabled: mode {names} on {} host(s), {} attachment(s)",
+                report.state.hosts.len(),
+                report.attached
+            ),
+            format!("enabled {names}"),
+        ))
+    }
+
+    fn set_modes(&mut self, modes: &[Mode]) -> Result<(String, String)> {
+        let status = control::status()?;
+        if !status.enabled {
+            bail!("the datapath is off (disabled elsewhere?); e enables it");
+        }
+        control::enable(&EnableOptions {
+            modes: modes.to_vec(),
+            rules: None,
+            underlay: None,
+            namespaces: self.config.namespaces.clone(),
+            priority: status.priority,
+            dscp: status.dscp,
+            nic_cpu: None,
+        })?;
+        let names = mode_names(modes);
+        Ok((
+            format!("datapath switched to mode {names}"),
+            format!("mode {names}"),
+        ))
+    }
+
+    /// Applies a rule change to the profilers and, when it runs, to the
+    /// datapath (which keeps its own pinned copy).
+    fn edit_rules(
+        &mut self,
+        change: impl FnOnce(&mut RuleSet) -> Result<()>,
+        change_pinned: impl FnOnce(&mut PinnedRules) -> Result<()>,
+    ) -> Result<RuleSet> {
+        let mut set = self.rules();
+        change(&mut set)?;
+        if let Some(mut pinned) = PinnedRules::open()? {
+            let pinned_set = pinned.read()?;
+            if set.is_empty() && !pinned_set.is_empty() {
+                bail!("the datapath needs at least one rule: add another first, or e disables it");
+            }
+            if pinned_set.rules() != set.rules() {
+                change_pinned(&mut pinned).context("update the datapath's rules")?;
+            }
+        }
+        match self.collector.as_mut() {
+            Some(c) => c.set_rules(&set)?,
+            None => self.rules = set.clone(),
+        }
+        Ok(set)
+    }
+
+    /// On leaving: puts the datapath back as it was, if asked; returns what
+    /// to tell the user.
+    fn finish(&mut self, restore: bool) -> Vec<String> {
+        let now = datapath_view();
+        if now.same_as(&self.initial) {
+            return Vec::new();
+        }
+        if !restore {
+            return vec![if now.enabled {
+                format!(
+                    "prism top: the datapath stays enabled (mode {}); `prism disable` turns it off",
+                    now.label()
+                )
+            } else {
+                "prism top: the datapath stays disabled; `prism enable` turns it on".into()
+            }];
+        }
+        let restored = if self.initial.enabled {
+            RuleSet::parse(&self.initial.rules)
+                .map_err(anyhow::Error::from)
+                .and_then(|rules| {
+                    control::enable(&EnableOptions {
+                        modes: self.initial.modes.clone(),
+                        rules: Some(rules),
+                        underlay: None,
+                        namespaces: self.config.namespaces.clone(),
+                        priority: self.initial.priority,
+                        dscp: self.initial.dscp,
+                        nic_cpu: None,
+                    })
+                    .map(drop)
+                })
+        } else {
+            control::disable().map(drop)
+        };
+        match restored {
+            Ok(()) => vec![format!(
+                "prism top: the datapath is back as it was ({})",
+                self.initial.label()
+            )],
+            Err(e) => vec![format!(
+                "prism top: could not restore the datapath ({}): {e:#}",
+                self.initial.label()
+            )],
+        }
+    }
+}
+
+fn disable() -> Result<(String, String)> {
+    match control::disable()? {
+        Some(n) => Ok((
+            format!("datapath disabled: {n} attachment(s) removed"),
+            "disabled".into(),
+        )),
+        None => bail!("the datapath was not enabled"),
+    }
+}
+
+/// The datapath now; off (with a log line) if its state cannot be read.
+fn datapath_view() -> DatapathView {
+    match control::status() {
+        Ok(s) => s.into(),
+        Err(e) => {
+            log::warn!("datapath status: {e:#}");
+            DatapathView::default()
+        }
+    }
+}
