@@ -107,6 +107,30 @@ impl Drop for Traffic {
     }
 }
 
+/// Turns the datapath off when dropped, so a failed test leaves it off
+/// (declared before the `Tmux`, it drops after `top` is gone).
+struct DisableAtEnd;
+
+impl Drop for DisableAtEnd {
+    fn drop(&mut self) {
+        let _ = support::run(&["disable"]);
+    }
+}
+
+/// The lab's prober (and, with `tcp`, bulk streams) for `seconds`.
+fn traffic(lab: &Lab, scenario: &str, seconds: u32) -> Traffic {
+    Traffic(
+        prism()
+            .args(["lab", "run", scenario, "--rounds", "1", "--duration"])
+            .arg(format!("{seconds}s"))
+            .args(["--name", &lab.name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the lab's traffic"),
+    )
+}
+
 /// The line of the stage table that starts with `name` (first match).
 fn stage_line<'a>(screen: &'a str, name: &str) -> &'a str {
     screen
@@ -133,6 +157,67 @@ fn wait_file(path: &Path, limit: Duration) -> String {
     panic!("{} did not appear within {limit:?}", path.display());
 }
 
+/// The datapath is one per machine: these tests take turns.
+static MACHINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    MACHINE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Files a `top` run in the pane leaves: the terminal's settings before and
+/// after, its stderr, and a marker once the shell has it back.
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    /// Types into the pane: `stty -a`, `prism top ARGS`, `stty -a`, done.
+    fn start(tmux: &Tmux, lab: &Lab, args: &str) -> Self {
+        let run = Run {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let bin = env!("CARGO_BIN_EXE_prism");
+        let ns: Vec<String> = lab
+            .namespaces()
+            .iter()
+            .map(|n| format!("--netns {n}"))
+            .collect();
+        tmux.type_text(&format!(
+            "stty -a > {before}; {bin} top {ns} {args} 2> {err}; stty -a > {after}; echo done > {done}",
+            ns = ns.join(" "),
+            before = run.file("before").display(),
+            after = run.file("after").display(),
+            err = run.file("stderr").display(),
+            done = run.file("done").display(),
+        ));
+        tmux.press(&["Enter"]);
+        run
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Waits for the shell to get the terminal back; returns top's stderr
+    /// after checking the terminal's settings are as they were.
+    fn finished(&self) -> String {
+        wait_file(&self.file("done"), Duration::from_secs(30));
+        assert_eq!(
+            std::fs::read_to_string(self.file("before")).unwrap(),
+            std::fs::read_to_string(self.file("after")).unwrap(),
+            "the terminal's settings are restored"
+        );
+        std::fs::read_to_string(self.file("stderr")).unwrap()
+    }
+}
+
+/// Waits until the stage table shows numbers.
+fn wait_for_numbers(tmux: &Tmux) -> String {
+    tmux.wait_for("the stage numbers", Duration::from_secs(60), |s| {
+        s.contains("prism top") && s.lines().any(|l| l.contains("total") && pairs(l) >= 1)
+    })
+}
+
 fn prism_programs_loaded() -> Vec<String> {
     aya::programs::loaded_programs()
         .filter_map(Result::ok)
@@ -144,46 +229,19 @@ fn prism_programs_loaded() -> Vec<String> {
 #[test]
 fn top_adds_a_rule_enables_baselines_compares_and_restores() {
     let lab = Lab::up("top");
+    let _turn = turn();
+    let _off = DisableAtEnd;
     assert!(
-        prism_programs_loaded().is_empty(),
-        "start from a clean slate"
+        wait_until_unloaded(),
+        "start from a clean slate: {:?}",
+        prism_programs_loaded()
     );
-    let traffic = Traffic(
-        prism()
-            .args([
-                "lab",
-                "run",
-                "tcp",
-                "--rounds",
-                "1",
-                "--duration",
-                "90s",
-                "--name",
-                &lab.name,
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start the lab's bulk traffic"),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let file = |n: &str| -> PathBuf { dir.path().join(n) };
+    let traffic = traffic(&lab, "tcp", 90);
     let tmux = Tmux::start("top");
-    let bin = env!("CARGO_BIN_EXE_prism");
-    tmux.type_text(&format!(
-        "stty -a > {before}; {bin} top --netns {lab}-h1 --netns {lab}-h2 --netns {lab}-c1 --netns {lab}-c2 2> {err}; stty -a > {after}; echo done > {done}",
-        before = file("before").display(),
-        after = file("after").display(),
-        err = file("stderr").display(),
-        done = file("done").display(),
-        lab = lab.name,
-    ));
-    tmux.press(&["Enter"]);
+    let run = Run::start(&tmux, &lab, "");
 
     // 1-2. Numbers appear (every packet is low until there is a rule).
-    tmux.wait_for("the low class's numbers", Duration::from_secs(60), |s| {
-        s.contains("prism top") && s.lines().any(|l| l.contains("total") && pairs(l) >= 1)
-    });
+    wait_for_numbers(&tmux);
 
     // 3. A rule in the editor, the datapath on, a baseline.
     tmux.press(&["r"]);
@@ -235,16 +293,9 @@ fn top_adds_a_rule_enables_baselines_compares_and_restores() {
         s.contains("leave prism top") && s.contains("restore it (off)")
     });
     tmux.press(&["r"]);
-    wait_file(&file("done"), Duration::from_secs(30));
+    let stderr = run.finished();
     drop(traffic);
-
-    let stderr = std::fs::read_to_string(file("stderr")).unwrap();
     assert!(stderr.contains("back as it was (off)"), "stderr: {stderr}");
-    assert_eq!(
-        std::fs::read_to_string(file("before")).unwrap(),
-        std::fs::read_to_string(file("after")).unwrap(),
-        "the terminal's settings are restored"
-    );
     let status = run_ok(&["status", "--json"]);
     assert!(status.contains("\"enabled\": false"), "{status}");
     assert!(
@@ -263,4 +314,80 @@ fn wait_until_unloaded() -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+#[test]
+fn top_leaves_a_datapath_it_found_enabled_as_it_was() {
+    let lab = Lab::up("topon");
+    let _turn = turn();
+    let _off = DisableAtEnd;
+    assert!(
+        wait_until_unloaded(),
+        "start from a clean slate: {:?}",
+        prism_programs_loaded()
+    );
+    let _traffic = traffic(&lab, "idle", 90);
+    let mut enable = vec![
+        "enable".to_string(),
+        "--high".into(),
+        "udp port 7777".into(),
+    ];
+    for ns in &lab.namespaces()[..2] {
+        enable.extend(["--netns".into(), ns.clone()]);
+    }
+    run_ok(&enable.iter().map(String::as_str).collect::<Vec<_>>());
+    let before = datapath_state();
+    let tmux = Tmux::start("topon");
+
+    // Unchanged: q leaves at once, without a question, and says nothing.
+    let run = Run::start(&tmux, &lab, "");
+    let screen = wait_for_numbers(&tmux);
+    assert!(
+        screen.contains("datapath ON sync") && screen.contains("1 rule"),
+        "{screen}"
+    );
+    tmux.press(&["q"]);
+    let stderr = run.finished();
+    assert!(stderr.is_empty(), "stderr: {stderr}");
+    assert_eq!(datapath_state(), before, "the datapath as it was");
+
+    // SIGTERM: no one to ask; the terminal comes back all the same.
+    let run = Run::start(&tmux, &lab, "--interval 200ms");
+    wait_for_numbers(&tmux);
+    let top = prism_pids("top");
+    assert_eq!(top.len(), 1, "one prism top runs: {top:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(top[0]),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    run.finished();
+    assert_eq!(datapath_state(), before, "the datapath as it was");
+    run_ok(&["disable"]);
+    assert!(wait_until_unloaded(), "{:?}", prism_programs_loaded());
+}
+
+/// `prism status --json` without the counters (traffic moves them).
+fn datapath_state() -> serde_json::Value {
+    let mut status: serde_json::Value =
+        serde_json::from_str(&run_ok(&["status", "--json"])).unwrap();
+    status.as_object_mut().unwrap().remove("counters");
+    for host in status["hosts"].as_array_mut().unwrap() {
+        host.as_object_mut().unwrap().remove("counters");
+    }
+    status
+}
+
+/// PIDs of `prism SUBCOMMAND` processes.
+fn prism_pids(subcommand: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            args.len() > 1 && args[0].ends_with(b"/prism") && args[1] == subcommand.as_bytes()
+        })
+        .collect()
 }

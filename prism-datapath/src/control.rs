@@ -632,7 +632,19 @@ fn rows(c: &Counters) -> Vec<CounterRow> {
         .collect()
 }
 
+/// What `prism status` shows, per host and in total.
 pub fn status() -> Result<Status> {
+    status_with(true)
+}
+
+/// The state, rules and total counters only: no per-host attachments or
+/// table sizes, which take a netlink dump in each namespace. For callers
+/// that poll (`prism top`).
+pub fn brief_status() -> Result<Status> {
+    status_with(false)
+}
+
+fn status_with(per_host: bool) -> Result<Status> {
     let state = State::load()?;
     let rules = PinnedRules::open()?
         .map(|r| r.read())
@@ -658,6 +670,9 @@ pub fn status() -> Result<Status> {
             Err(_) => Counters::default(),
         };
         total.add(&counters);
+        if !per_host {
+            continue;
+        }
         let devices = devices_in(h.netns_inode);
         let present = |ifindex: Option<u32>, name: &str| {
             devices

@@ -1,5 +1,7 @@
 //! Kernel addresses to function names, through blazesym and /proc/kallsyms.
 
+use std::{cell::RefCell, collections::HashMap};
+
 use blazesym::symbolize::{
     Input, Symbolized, Symbolizer,
     source::{Kernel, Source},
@@ -9,6 +11,9 @@ use blazesym::symbolize::{
 pub struct KernelSymbols {
     symbolizer: Symbolizer,
     source: Source<'static>,
+    /// Names found so far: the same few drop sites come back every
+    /// interval, and a lookup reads kallsyms.
+    known: RefCell<HashMap<u64, String>>,
 }
 
 impl Default for KernelSymbols {
@@ -22,6 +27,7 @@ impl Default for KernelSymbols {
         Self {
             symbolizer: Symbolizer::new(),
             source: Source::Kernel(kernel),
+            known: RefCell::default(),
         }
     }
 }
@@ -29,6 +35,21 @@ impl Default for KernelSymbols {
 impl KernelSymbols {
     /// Names for `addrs`, in order; the hex address where none is known.
     pub fn names(&self, addrs: &[u64]) -> Vec<String> {
+        let mut known = self.known.borrow_mut();
+        let missing: Vec<u64> = addrs
+            .iter()
+            .filter(|a| !known.contains_key(a))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            for (a, name) in missing.iter().zip(self.lookup(&missing)) {
+                known.insert(*a, name);
+            }
+        }
+        addrs.iter().map(|a| known[a].clone()).collect()
+    }
+
+    fn lookup(&self, addrs: &[u64]) -> Vec<String> {
         let hex = |a: &u64| format!("{a:#x}");
         let Ok(found) = self
             .symbolizer

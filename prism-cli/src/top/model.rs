@@ -74,6 +74,8 @@ pub struct Sample {
     /// percentiles, and what a baseline keeps.
     pub window: IntervalReport,
     pub datapath: DatapathView,
+    /// When `datapath` was read (it is read once a second at most).
+    pub datapath_t: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -119,7 +121,7 @@ pub struct Model {
     pub initial: Option<DatapathView>,
     pub datapath: DatapathView,
     pub latest: Option<Sample>,
-    /// Datapath counters one interval earlier, for rates.
+    /// The reading of the datapath before the latest one, for rates.
     pub earlier_counters: Option<(f64, DatapathView)>,
     pub trend: VecDeque<TrendPoint>,
     pub markers: VecDeque<Marker>,
@@ -152,8 +154,12 @@ impl Model {
     }
 
     pub fn add_sample(&mut self, sample: Sample) {
-        if let Some(latest) = &self.latest {
-            self.earlier_counters = Some((latest.t, latest.datapath.clone()));
+        if let Some(latest) = self
+            .latest
+            .as_ref()
+            .filter(|l| l.datapath_t != sample.datapath_t)
+        {
+            self.earlier_counters = Some((latest.datapath_t, latest.datapath.clone()));
         }
         let high = Some(sample.interval.receive_total(Class::High))
             .filter(|p| p.count > 0)
@@ -199,7 +205,7 @@ impl Model {
     pub fn counter_rate(&self, reason: &str) -> Option<f64> {
         let latest = self.latest.as_ref()?;
         let (t, earlier) = self.earlier_counters.as_ref()?;
-        let dt = latest.t - t;
+        let dt = latest.datapath_t - t;
         (dt > 0.0).then(|| {
             latest
                 .datapath
@@ -399,6 +405,7 @@ pub mod fixtures {
                 interval,
                 window: report(speedup),
                 datapath: datapath(on, (s as u64).saturating_sub(30) * 1000),
+                datapath_t: s as f64,
             });
         }
         m.rules = RuleSet::parse(&["udp port 7777"]).unwrap();
@@ -420,6 +427,7 @@ mod tests {
                 interval: report(1.0),
                 window: report(1.0),
                 datapath: datapath(false, 0),
+                datapath_t: s as f64,
             });
         }
         assert_eq!(m.trend.front().unwrap().t, 399.0 - TREND_SECONDS);

@@ -31,7 +31,10 @@ use super::{
 /// The compare window reaches back this far (or to the latest change).
 const WINDOW: Duration = Duration::from_secs(10);
 /// Devices are looked for again this often (containers come and go).
-const DEVICE_REFRESH: Duration = Duration::from_secs(2);
+const DEVICE_REFRESH: Duration = Duration::from_secs(5);
+/// The datapath's state and counters are read this often at most (and
+/// after each command): reading them walks its pins.
+const DATAPATH_REFRESH: Duration = Duration::from_secs(1);
 /// mark mode's skb->priority when `top` enables the datapath, as `prism enable`.
 const DEFAULT_PRIORITY: u32 = 6;
 
@@ -88,6 +91,9 @@ struct Worker {
     /// Snapshots since the window's start, oldest first.
     history: VecDeque<(Instant, Snapshot)>,
     last_devices: Instant,
+    /// The datapath as last read, and when (seconds since start).
+    datapath: DatapathView,
+    datapath_t: f64,
     /// Rules while the profilers are not attached.
     rules: RuleSet,
 }
@@ -128,6 +134,8 @@ impl Worker {
             symbols: KernelSymbols::default(),
             history: VecDeque::new(),
             last_devices: Instant::now(),
+            datapath: DatapathView::default(),
+            datapath_t: f64::NEG_INFINITY,
             rules,
         }
     }
@@ -202,13 +210,23 @@ impl Worker {
         let interval =
             IntervalReport::between(collector, &self.symbols, &self.history[n - 2].1, latest);
         let window = IntervalReport::between(collector, &self.symbols, &self.history[0].1, latest);
+        let t = self.started.elapsed().as_secs_f64();
+        if t - self.datapath_t >= DATAPATH_REFRESH.as_secs_f64() {
+            self.refresh_datapath();
+        }
         let sample = Sample {
-            t: self.started.elapsed().as_secs_f64(),
+            t,
             interval,
             window,
-            datapath: datapath_view(),
+            datapath: self.datapath.clone(),
+            datapath_t: self.datapath_t,
         };
         (self.updates)(Update::Sample(Box::new(sample)));
+    }
+
+    fn refresh_datapath(&mut self) {
+        self.datapath = datapath_view();
+        self.datapath_t = self.started.elapsed().as_secs_f64();
     }
 
     /// Starts the compare window afresh: what follows a change is "now".
@@ -264,11 +282,12 @@ impl Worker {
             }
             Err(e) => (Err(format!("{e:#}")), None),
         };
+        self.refresh_datapath();
         (self.updates)(Update::Done {
             result,
             marker,
             rules: self.rules(),
-            datapath: datapath_view(),
+            datapath: self.datapath.clone(),
         });
     }
 
@@ -403,7 +422,7 @@ fn disable() -> Result<(String, String)> {
 
 /// The datapath now; off (with a log line) if its state cannot be read.
 fn datapath_view() -> DatapathView {
-    match control::status() {
+    match control::brief_status() {
         Ok(s) => s.into(),
         Err(e) => {
             log::warn!("datapath status: {e:#}");

@@ -47,15 +47,27 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
     let first_t = model.trend.front().map_or(0.0, |p| p.t);
     let span = (last.t - first_t).max(10.0);
     let x0 = last.t - span;
-    let high: Vec<(f64, f64)> = model
+    // At 10 Hz five minutes are 3000 points; a braille cell is 2 dots
+    // wide, so more than two points a column only costs drawing time.
+    let per_dot = model
         .trend
-        .iter()
-        .filter_map(|p| p.high_p99.map(|v| (p.t, v / high_peak)))
+        .len()
+        .div_ceil(2 * chart_area.width.max(1) as usize)
+        .max(1);
+    let points: Vec<_> = model.trend.iter().collect();
+    let high: Vec<(f64, f64)> = points
+        .chunks(per_dot)
+        .filter_map(|c| {
+            let peak = c.iter().filter_map(|p| p.high_p99).reduce(f64::max)?;
+            Some((c[c.len() - 1].t, peak / high_peak))
+        })
         .collect();
-    let bulk: Vec<(f64, f64)> = model
-        .trend
-        .iter()
-        .map(|p| (p.t, p.bulk / bulk_peak))
+    let bulk: Vec<(f64, f64)> = points
+        .chunks(per_dot)
+        .map(|c| {
+            let mean = c.iter().map(|p| p.bulk).sum::<f64>() / c.len() as f64;
+            (c[c.len() - 1].t, mean / bulk_peak)
+        })
         .collect();
     let markers: Vec<[(f64, f64); 2]> = model
         .markers
