@@ -117,6 +117,31 @@ impl Drop for DisableAtEnd {
     }
 }
 
+/// This test's turn on the machine, from a clean slate, with its own lab;
+/// dropped, the datapath goes off before the next test's turn.
+struct Machine {
+    _off: DisableAtEnd,
+    _turn: std::sync::MutexGuard<'static, ()>,
+    lab: Lab,
+}
+
+impl Machine {
+    fn take(tag: &str) -> Self {
+        let lab = Lab::up(tag);
+        let machine = Machine {
+            _turn: turn(),
+            _off: DisableAtEnd,
+            lab,
+        };
+        assert!(
+            wait_until_unloaded(),
+            "start from a clean slate: {:?}",
+            prism_programs_loaded()
+        );
+        machine
+    }
+}
+
 /// The lab's prober (and, with `tcp`, bulk streams) for `seconds`.
 fn traffic(lab: &Lab, scenario: &str, seconds: u32) -> Traffic {
     Traffic(
@@ -228,17 +253,11 @@ fn prism_programs_loaded() -> Vec<String> {
 
 #[test]
 fn top_adds_a_rule_enables_baselines_compares_and_restores() {
-    let lab = Lab::up("top");
-    let _turn = turn();
-    let _off = DisableAtEnd;
-    assert!(
-        wait_until_unloaded(),
-        "start from a clean slate: {:?}",
-        prism_programs_loaded()
-    );
-    let traffic = traffic(&lab, "tcp", 90);
+    let machine = Machine::take("top");
+    let lab = &machine.lab;
+    let traffic = traffic(lab, "tcp", 90);
     let tmux = Tmux::start("top");
-    let run = Run::start(&tmux, &lab, "");
+    let run = Run::start(&tmux, lab, "");
 
     // 1-2. Numbers appear (every packet is low until there is a rule).
     wait_for_numbers(&tmux);
@@ -318,15 +337,9 @@ fn wait_until_unloaded() -> bool {
 
 #[test]
 fn top_leaves_a_datapath_it_found_enabled_as_it_was() {
-    let lab = Lab::up("topon");
-    let _turn = turn();
-    let _off = DisableAtEnd;
-    assert!(
-        wait_until_unloaded(),
-        "start from a clean slate: {:?}",
-        prism_programs_loaded()
-    );
-    let _traffic = traffic(&lab, "idle", 90);
+    let machine = Machine::take("topon");
+    let lab = &machine.lab;
+    let _traffic = traffic(lab, "idle", 90);
     let mut enable = vec![
         "enable".to_string(),
         "--high".into(),
@@ -340,7 +353,7 @@ fn top_leaves_a_datapath_it_found_enabled_as_it_was() {
     let tmux = Tmux::start("topon");
 
     // Unchanged: q leaves at once, without a question, and says nothing.
-    let run = Run::start(&tmux, &lab, "");
+    let run = Run::start(&tmux, lab, "");
     let screen = wait_for_numbers(&tmux);
     assert!(
         screen.contains("datapath ON sync") && screen.contains("1 rule"),
@@ -352,7 +365,7 @@ fn top_leaves_a_datapath_it_found_enabled_as_it_was() {
     assert_eq!(datapath_state(), before, "the datapath as it was");
 
     // SIGTERM: no one to ask; the terminal comes back all the same.
-    let run = Run::start(&tmux, &lab, "--interval 200ms");
+    let run = Run::start(&tmux, lab, "--interval 200ms");
     wait_for_numbers(&tmux);
     let top = prism_pids("top");
     assert_eq!(top.len(), 1, "one prism top runs: {top:?}");

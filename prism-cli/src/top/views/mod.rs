@@ -169,6 +169,17 @@ mod tests {
         out
     }
 
+    /// What the fixture model tells the keys: datapath on, changed.
+    fn known(m: &Model) -> Known<'_> {
+        Known {
+            rules: &m.rules,
+            enabled: true,
+            modes: &m.datapath.modes,
+            changed: true,
+            has_baseline: true,
+        }
+    }
+
     fn app() -> App {
         App::new(std::time::Duration::from_secs(1))
     }
@@ -221,13 +232,7 @@ mod tests {
         let m = fixtures::model();
         let mut a = app();
         a.overlay = Overlay::Rules(RuleEditor::default());
-        let known = Known {
-            rules: &m.rules,
-            enabled: true,
-            modes: &m.datapath.modes,
-            changed: true,
-            has_baseline: true,
-        };
+        let known = known(&m);
         for c in "tcp dport 99999".chars() {
             a.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE), known);
         }
@@ -238,13 +243,7 @@ mod tests {
     fn mode_picker() {
         let m = fixtures::model();
         let mut a = app();
-        let known = Known {
-            rules: &m.rules,
-            enabled: true,
-            modes: &m.datapath.modes,
-            changed: true,
-            has_baseline: true,
-        };
+        let known = known(&m);
         a.on_key(KeyEvent::new(KeyCode::Char('m'), KeyModifiers::NONE), known);
         snapshot_all("modes", &a, &m);
     }

@@ -75,30 +75,16 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model) {
         .filter(|m| m.t >= x0)
         .map(|m| [(m.t, 0.0), (m.t, 1.05)])
         .collect();
-    let mut datasets: Vec<Dataset> = markers
-        .iter()
-        .map(|line| {
-            Dataset::default()
-                .data(line)
-                .graph_type(GraphType::Line)
-                .marker(Marker::Braille)
-                .style(Style::default().fg(MARK))
-        })
-        .collect();
-    datasets.push(
+    let line = |data, color| {
         Dataset::default()
-            .data(&bulk)
+            .data(data)
             .graph_type(GraphType::Line)
             .marker(Marker::Braille)
-            .style(Style::default().fg(LOW)),
-    );
-    datasets.push(
-        Dataset::default()
-            .data(&high)
-            .graph_type(GraphType::Line)
-            .marker(Marker::Braille)
-            .style(Style::default().fg(HIGH)),
-    );
+            .style(Style::default().fg(color))
+    };
+    let mut datasets: Vec<Dataset> = markers.iter().map(|m| line(m, MARK)).collect();
+    datasets.push(line(&bulk, LOW));
+    datasets.push(line(&high, HIGH));
     let span_label = format!(
         "-{}",
         humantime::format_duration(std::time::Duration::from_secs(span as u64))
