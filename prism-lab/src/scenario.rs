@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::{
     Topology,
-    latency::{LatencySummary, median},
+    latency::{Percentiles, median, median_of, summarize},
     placement::{Cpus, Placement, online_cpus},
     workload::{
         BULK_TCP_PORT, BULK_UDP_PORT, PROBE_PORT, Stop, Worker,
@@ -101,7 +101,7 @@ pub struct ScenarioReport {
     pub placement: Placement,
     pub cpus: Cpus,
     /// Prober round-trip times, µs.
-    pub latency: LatencySummary,
+    pub latency: Percentiles,
     pub sent: u64,
     pub lost: u64,
     /// Background throughput at the sink while the prober ran.
@@ -154,7 +154,7 @@ pub fn run(topo: &Topology, scenario: Background, opts: &RunOptions) -> Result<S
             round: 0,
             placement: opts.placement,
             cpus,
-            latency: LatencySummary::from_ns(&probe.rtt_ns),
+            latency: summarize(&probe.rtt_ns),
             sent: probe.sent,
             lost: probe.lost,
             background,
@@ -225,7 +225,7 @@ fn start_background(
 pub struct ScenarioMedian {
     pub scenario: Background,
     pub rounds: usize,
-    pub latency: LatencySummary,
+    pub latency: Percentiles,
     pub lost: u64,
     pub background_gbit_per_s: Option<f64>,
 }
@@ -261,7 +261,7 @@ pub fn run_rounds(
         .map(|&scenario| {
             let runs: Vec<&ScenarioReport> =
                 reports.iter().filter(|r| r.scenario == scenario).collect();
-            let latencies: Vec<LatencySummary> = runs.iter().map(|r| r.latency).collect();
+            let latencies: Vec<Percentiles> = runs.iter().map(|r| r.latency).collect();
             let gbits: Vec<f64> = runs
                 .iter()
                 .filter_map(|r| r.background.map(|b| b.gbit_per_s))
@@ -269,7 +269,7 @@ pub fn run_rounds(
             ScenarioMedian {
                 scenario,
                 rounds: runs.len(),
-                latency: LatencySummary::median_of(&latencies),
+                latency: median_of(&latencies),
                 lost: runs.iter().map(|r| r.lost).sum(),
                 background_gbit_per_s: (!gbits.is_empty()).then(|| median(gbits)),
             }

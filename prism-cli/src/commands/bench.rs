@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use prism_datapath::control::{self, EnableOptions, Mode};
 use prism_lab::{
     Topology,
-    latency::{LatencySummary, median},
+    latency::{Percentiles, median, median_of},
     scenario::{self, Background, RunOptions, ScenarioReport},
     workload::{PROBE_PORT, prober::ProberConfig},
 };
@@ -73,7 +73,7 @@ struct Run {
 #[derive(Serialize)]
 struct Summary {
     config: Config,
-    latency: LatencySummary,
+    latency: Percentiles,
     background_gbit_per_s: Option<f64>,
     /// Medians of per-round ratios to `off` (None for `off` itself).
     p50_ratio: Option<f64>,
@@ -206,8 +206,7 @@ fn set_datapath(
 
 fn summarize(config: Config, runs: &[Run]) -> Summary {
     let mine: Vec<&Run> = runs.iter().filter(|r| r.config == config).collect();
-    let latency =
-        LatencySummary::median_of(&mine.iter().map(|r| r.report.latency).collect::<Vec<_>>());
+    let latency = median_of(&mine.iter().map(|r| r.report.latency).collect::<Vec<_>>());
     let gbit = |r: &Run| r.report.background.map(|b| b.gbit_per_s);
     let bg: Vec<f64> = mine.iter().filter_map(|r| gbit(r)).collect();
     // Ratios to `off` in the same round.
