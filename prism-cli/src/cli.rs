@@ -82,7 +82,7 @@ scrolls with the wheel.
 
 Leaving puts nothing back by itself: the datapath stays as you left it, and
 if you changed it, top asks whether to keep it or restore what it found. On
-SIGTERM it stays as it is and top says so.")]
+SIGTERM or SIGHUP (the terminal closed) it stays as it is and top says so.")]
     Top(TopArgs),
 
     /// Show where packets wait: per-stage latency along the overlay path, per class
