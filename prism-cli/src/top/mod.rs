@@ -14,6 +14,7 @@ use std::{
     io::IsTerminal,
     process::ExitCode,
     sync::mpsc::{self, Receiver, Sender},
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
@@ -83,8 +84,7 @@ pub fn run(args: TopArgs) -> Result<ExitCode> {
             &mut session.screen,
             &mut app,
             &mut model,
-            &commands,
-            &incoming,
+            (&commands, &incoming, &worker),
         )?
         // The session ends here: the terminal is restored before we print.
     };
@@ -115,14 +115,26 @@ fn event_loop(
     screen: &mut terminal::Screen,
     app: &mut App,
     model: &mut Model,
-    commands: &Sender<Command>,
-    incoming: &Receiver<Incoming>,
+    (commands, incoming, worker): (&Sender<Command>, &Receiver<Incoming>, &JoinHandle<()>),
 ) -> Result<Vec<String>> {
     let mut hits = views::Hits::default();
     let mut dirty = true;
     let mut tick = 0u64;
     let mut leaving_since: Option<Instant> = None;
     loop {
+        if worker.is_finished() {
+            // It says goodbye before it ends; without that, it panicked
+            // (the panic hook has put the terminal back and said why).
+            while let Ok(item) = incoming.try_recv() {
+                if let Incoming::Worker(Update::Finished(lines)) = item {
+                    return Ok(lines);
+                }
+            }
+            return Ok(vec![
+                "prism top: the worker thread stopped unexpectedly; its programs are detached"
+                    .into(),
+            ]);
+        }
         if signals::stop_requested() && !app.leaving {
             // SIGTERM, SIGHUP or a SIGINT from elsewhere: no one to ask, so
             // the datapath stays as it is and the worker says so.
