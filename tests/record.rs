@@ -169,6 +169,20 @@ fn a_recording_under_tcp_load_agrees_with_stat_and_converts_to_json_lines() {
         );
     }
 
+    // End to end: every high journey the application read is timed whole.
+    let (_, read) = stage_count(&summary, "rx", "socket", "high");
+    let e2e = summary["end_to_end"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["direction"] == "rx" && r["class"] == "high")
+        .unwrap_or_else(|| panic!("no receive end to end: {}", summary["end_to_end"]));
+    let timed = e2e["latency"]["count"].as_u64().unwrap();
+    assert!(
+        timed > 0 && timed as f64 >= 0.95 * read as f64 - lost as f64 && timed <= read,
+        "{timed} journeys timed end to end for {read} read ({lost} events lost)"
+    );
+
     // JSON lines: the header, snapshots, one line per event, the footer.
     let out = prism()
         .args(["report", path.to_str().unwrap(), "--format", "jsonl"])

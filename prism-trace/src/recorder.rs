@@ -225,8 +225,11 @@ pub fn header(collector: &Collector, info: RecordingInfo) -> Header {
             .unwrap_or_default()
     };
     let roles: Vec<u8> = collector.devices().iter().map(|d| d.role.id()).collect();
-    let stages = Stage::ALL
-        .iter()
+    // In path order per direction: readers take a direction's last stage
+    // as the end of its journeys.
+    let stages = Stage::of(Direction::Rx)
+        .chain(Stage::of(Direction::Tx))
+        .chain([Stage::Other])
         .map(|s| StageInfo {
             id: s.id(),
             name: s.name().into(),
