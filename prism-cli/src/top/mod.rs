@@ -1,7 +1,8 @@
-//! `prism top`: the operator's live screen. Three threads of concern, kept
-//! apart: [`app`] decides what keys do, [`worker`] owns the profilers and
-//! the datapath calls (so the screen never blocks on the kernel), and
-//! [`views`] draws [`model`] data. This module runs the loop between them.
+//! `prism top`: the operator's live screen. [`app`] decides what keys do,
+//! [`model`] holds what is shown, [`views`] draws it, and [`worker`] owns
+//! the profilers and the datapath calls on its own thread, so the screen
+//! never blocks on the kernel. This module runs the loop between them; a
+//! third thread only reads the terminal.
 
 mod app;
 mod editor;
