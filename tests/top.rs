@@ -197,7 +197,7 @@ struct Run {
 
 impl Run {
     /// Types into the pane: `stty -a`, `prism top ARGS`, `stty -a`, done.
-    fn start(tmux: &Tmux, lab: &Lab, args: &str) -> Self {
+    fn start(tmux: &Tmux, lab: &Lab, args: &str, env: &str) -> Self {
         let run = Run {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -208,7 +208,7 @@ impl Run {
             .map(|n| format!("--netns {n}"))
             .collect();
         tmux.type_text(&format!(
-            "stty -a > {before}; {bin} top {ns} {args} 2> {err}; stty -a > {after}; echo done > {done}",
+            "stty -a > {before}; {env} {bin} top {ns} {args} 2> {err}; stty -a > {after}; echo done > {done}",
             ns = ns.join(" "),
             before = run.file("before").display(),
             after = run.file("after").display(),
@@ -257,7 +257,7 @@ fn top_adds_a_rule_enables_baselines_compares_and_restores() {
     let lab = &machine.lab;
     let traffic = traffic(lab, "tcp", 90);
     let tmux = Tmux::start("top");
-    let run = Run::start(&tmux, lab, "");
+    let run = Run::start(&tmux, lab, "", "");
 
     // 1-2. Numbers appear (every packet is low until there is a rule).
     wait_for_numbers(&tmux);
@@ -353,7 +353,7 @@ fn top_leaves_a_datapath_it_found_enabled_as_it_was() {
     let tmux = Tmux::start("topon");
 
     // Unchanged: q leaves at once, without a question, and says nothing.
-    let run = Run::start(&tmux, lab, "");
+    let run = Run::start(&tmux, lab, "", "");
     let screen = wait_for_numbers(&tmux);
     assert!(
         screen.contains("datapath ON sync") && screen.contains("1 rule"),
@@ -365,7 +365,7 @@ fn top_leaves_a_datapath_it_found_enabled_as_it_was() {
     assert_eq!(datapath_state(), before, "the datapath as it was");
 
     // SIGTERM: no one to ask; the terminal comes back all the same.
-    let run = Run::start(&tmux, lab, "--interval 200ms");
+    let run = Run::start(&tmux, lab, "--interval 200ms", "");
     wait_for_numbers(&tmux);
     let top = prism_pids("top");
     assert_eq!(top.len(), 1, "one prism top runs: {top:?}");
@@ -403,4 +403,24 @@ fn prism_pids(subcommand: &str) -> Vec<i32> {
             args.len() > 1 && args[0].ends_with(b"/prism") && args[1] == subcommand.as_bytes()
         })
         .collect()
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back_and_leaves_nothing_loaded() {
+    let machine = Machine::take("toppanic");
+    let lab = &machine.lab;
+    let tmux = Tmux::start("toppanic");
+    // The debug build panics on F12 when asked to (see top/mod.rs).
+    let run = Run::start(&tmux, lab, "", "PRISM_TOP_TEST_PANIC=1");
+    // Attached (the stage table is up), so there is something to detach.
+    tmux.wait_for("the stage table", Duration::from_secs(60), |s| {
+        s.contains("│receive") && s.contains("│transmit")
+    });
+    tmux.press(&["F12"]);
+    let stderr = run.finished();
+    assert!(
+        stderr.contains("F12 pressed"),
+        "the panic message is readable: {stderr}"
+    );
+    assert!(wait_until_unloaded(), "{:?}", prism_programs_loaded());
 }

@@ -207,6 +207,11 @@ fn on_terminal_event(
     if app.leaving {
         return false;
     }
+    // Debug builds only: a way for the tests to check what a panic leaves.
+    #[cfg(debug_assertions)]
+    if key.code == KeyCode::F(12) && std::env::var_os("PRISM_TOP_TEST_PANIC").is_some() {
+        panic!("PRISM_TOP_TEST_PANIC: F12 pressed");
+    }
     let known = Known {
         rules: &model.rules,
         enabled: model.datapath.enabled,
