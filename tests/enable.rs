@@ -4,10 +4,6 @@
 
 mod support;
 
-// The datapath is machine-wide state (pins under /sys/fs/bpf/prism), so
-// these tests take turns.
-static MACHINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 use std::{process::Stdio, time::Duration};
 
 use prism_lab::{
@@ -16,11 +12,7 @@ use prism_lab::{
     state,
     workload::prober::{ProberConfig, Proto},
 };
-use support::{Lab, prism, run, run_ok, run_unprivileged};
-
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    MACHINE.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{Lab, prism, run, run_ok, run_unprivileged, turn};
 
 /// `prism enable` on this lab's hosts only, with the prober's port high.
 fn enable_args(lab: &Lab) -> Vec<String> {

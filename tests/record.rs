@@ -20,14 +20,7 @@ use prism_lab::{
     workload::prober::ProberConfig,
 };
 use serde_json::Value;
-use support::{Lab, bpf_program_ids, prism, programs_outlive, run, run_ok};
-
-// Recordings under load and the datapath are machine-wide: take turns.
-static MACHINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    MACHINE.lock().unwrap_or_else(|e| e.into_inner())
-}
+use support::{Lab, bpf_program_ids, prism, programs_outlive, run, run_ok, turn};
 
 /// `--high udp port 7777` and the lab's namespaces.
 fn scope(lab: &Lab) -> Vec<String> {

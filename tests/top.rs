@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{Lab, prism, run_ok};
+use support::{Lab, prism, run_ok, turn};
 
 /// A private tmux server (its own socket) with one 120x40 shell pane;
 /// killed when dropped, so a failing test leaves no server behind.
@@ -180,13 +180,6 @@ fn wait_file(path: &Path, limit: Duration) -> String {
         std::thread::sleep(Duration::from_millis(200));
     }
     panic!("{} did not appear within {limit:?}", path.display());
-}
-
-/// The datapath is one per machine: these tests take turns.
-static MACHINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    MACHINE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Files a `top` run in the pane leaves: the terminal's settings before and

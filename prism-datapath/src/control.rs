@@ -59,6 +59,15 @@ impl std::str::FromStr for Mode {
     }
 }
 
+/// Modes as users write them: `sync+mark`.
+pub fn mode_names(modes: &[Mode]) -> String {
+    let names: Vec<String> = modes
+        .iter()
+        .map(|m| format!("{m:?}").to_lowercase())
+        .collect();
+    names.join("+")
+}
+
 /// The bits of `Config.modes` for `modes`.
 pub fn mode_bits(modes: &[Mode]) -> u32 {
     modes.iter().fold(0, |bits, m| {

@@ -68,15 +68,11 @@ impl PinnedRules {
     }
 
     pub fn delete(&mut self, rules: &[Rule]) -> Result<RuleSet> {
-        let current = self.read()?;
+        let mut set = self.read()?;
         for rule in rules {
-            if !current.rules().contains(rule) {
+            if !set.remove(rule) {
                 bail!("there is no rule '{rule}' (see prism rules list)");
             }
-        }
-        let mut set = RuleSet::default();
-        for rule in current.rules().iter().filter(|r| !rules.contains(r)) {
-            set.add(*rule)?;
         }
         self.write(&set)?;
         Ok(set)

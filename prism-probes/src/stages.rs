@@ -159,9 +159,7 @@ impl Stage {
             Direction::Rx => &Self::RX_PATH,
             Direction::Tx => &Self::TX_PATH,
         };
-        path.iter()
-            .copied()
-            .filter(move |s| s.direction() == Some(direction))
+        path.iter().copied()
     }
 
     /// A stage only Prism's sync datapath takes.

@@ -302,6 +302,13 @@ impl RuleSet {
         Ok(())
     }
 
+    /// Removes `rule`; false if it was not in the set.
+    pub fn remove(&mut self, rule: &Rule) -> bool {
+        let before = self.0.len();
+        self.0.retain(|r| r != rule);
+        self.0.len() != before
+    }
+
     pub fn rules(&self) -> &[Rule] {
         &self.0
     }
@@ -330,6 +337,14 @@ impl fmt::Display for RuleSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_takes_a_rule_out_and_says_whether_it_was_there() {
+        let mut set = RuleSet::parse(&["udp port 7777", "dscp ef"]).unwrap();
+        assert!(set.remove(&"udp port 7777".parse().unwrap()));
+        assert!(!set.remove(&"udp port 7777".parse().unwrap()));
+        assert_eq!(set.to_string(), "dscp ef");
+    }
     use crate::{FlowKey, matches};
 
     fn flow(proto: u8, src: &str, sport: u16, dst: &str, dport: u16) -> FlowKey {

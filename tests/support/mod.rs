@@ -48,6 +48,13 @@ pub fn require_root() {
     );
 }
 
+/// The datapath (pins under /sys/fs/bpf/prism) and loaded recordings are
+/// machine-wide: the tests of one binary that touch them take turns.
+pub fn turn() -> std::sync::MutexGuard<'static, ()> {
+    static MACHINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    MACHINE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A lab name no other test (or test run) uses.
 pub fn unique_name(tag: &str) -> String {
     format!("pt{}{tag}", std::process::id() % 100_000)

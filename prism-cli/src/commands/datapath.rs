@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use prism_datapath::{
-    control::{self, EnableOptions},
+    control::{self, EnableOptions, mode_names},
     rules::PinnedRules,
     watch::{End, Update},
 };
@@ -55,14 +55,6 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
         watch(&opts)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn mode_names(modes: &[control::Mode]) -> String {
-    let names: Vec<String> = modes
-        .iter()
-        .map(|m| format!("{m:?}").to_lowercase())
-        .collect();
-    names.join("+")
 }
 
 fn print_hosts(hosts: &[control::HostState]) {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use prism_datapath::control::Mode;
+use prism_datapath::control::{Mode, mode_names};
 use prism_rules::{Rule, RuleSet};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -398,15 +398,6 @@ impl App {
         };
         filter.is_empty() || stage.contains(filter.trim())
     }
-}
-
-/// `sync+mark`.
-pub fn mode_names(modes: &[Mode]) -> String {
-    let names: Vec<String> = modes
-        .iter()
-        .map(|m| format!("{m:?}").to_lowercase())
-        .collect();
-    names.join("+")
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ impl DatapathView {
     /// `off`, or its modes.
     pub fn label(&self) -> String {
         if self.enabled {
-            super::app::mode_names(&self.modes)
+            prism_datapath::control::mode_names(&self.modes)
         } else {
             "off".into()
         }

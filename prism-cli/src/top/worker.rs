@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use prism_datapath::{
-    control::{self, EnableOptions, Mode},
+    control::{self, EnableOptions, Mode, mode_names},
     rules::PinnedRules,
 };
 use prism_probes::{
@@ -24,7 +24,7 @@ use prism_probes::{
 use prism_rules::RuleSet;
 
 use super::{
-    app::{Command, mode_names},
+    app::Command,
     model::{DatapathView, Sample},
 };
 
@@ -243,10 +243,7 @@ impl Worker {
             Command::Disable => disable(),
             Command::SetModes(modes) => self.set_modes(modes),
             Command::AddRule(rule) => self
-                .edit_rules(
-                    |set| set.add(*rule).map_err(Into::into),
-                    |p| p.add(&[*rule]).map(drop),
-                )
+                .edit_rules(|set| set.add(*rule).map_err(Into::into))
                 .map(|set| {
                     (
                         format!("rule '{rule}' added; {} rule(s)", set.len()),
@@ -254,19 +251,12 @@ impl Worker {
                     )
                 }),
             Command::DeleteRule(rule) => self
-                .edit_rules(
-                    |set| {
-                        let kept: Vec<String> = set
-                            .rules()
-                            .iter()
-                            .filter(|r| *r != rule)
-                            .map(|r| r.to_string())
-                            .collect();
-                        *set = RuleSet::parse(&kept)?;
-                        Ok(())
-                    },
-                    |p| p.delete(&[*rule]).map(drop),
-                )
+                .edit_rules(|set| {
+                    if !set.remove(rule) {
+                        bail!("there is no rule '{rule}'");
+                    }
+                    Ok(())
+                })
                 .map(|set| {
                     (
                         format!("rule '{rule}' deleted; {} rule(s)", set.len()),
@@ -337,22 +327,21 @@ impl Worker {
         ))
     }
 
-    /// Applies a rule change to the profilers and, when it runs, to the
-    /// datapath (which keeps its own pinned copy).
-    fn edit_rules(
-        &mut self,
-        change: impl FnOnce(&mut RuleSet) -> Result<()>,
-        change_pinned: impl FnOnce(&mut PinnedRules) -> Result<()>,
-    ) -> Result<RuleSet> {
+    /// Applies a rule edit to the profilers' rules and, when the datapath
+    /// runs, to its own pinned copy.
+    fn edit_rules(&mut self, edit: impl Fn(&mut RuleSet) -> Result<()>) -> Result<RuleSet> {
         let mut set = self.rules();
-        change(&mut set)?;
+        edit(&mut set)?;
         if let Some(mut pinned) = PinnedRules::open()? {
-            let pinned_set = pinned.read()?;
-            if set.is_empty() && !pinned_set.is_empty() {
-                bail!("the datapath needs at least one rule: add another first, or e disables it");
-            }
+            let mut pinned_set = pinned.read()?;
             if pinned_set.rules() != set.rules() {
-                change_pinned(&mut pinned).context("update the datapath's rules")?;
+                edit(&mut pinned_set).context("update the datapath's rules")?;
+                if pinned_set.is_empty() {
+                    bail!(
+                        "the datapath needs at least one rule: add another first, or e disables it"
+                    );
+                }
+                pinned.write(&pinned_set)?;
             }
         }
         match self.collector.as_mut() {

@@ -255,20 +255,25 @@ fn end(key: u64) -> bool {
 #[inline(always)]
 pub fn queued_on_socket(sk: u64, skb: *const u8) {
     let key = addr_of(skb);
-    if journey(key).is_none() {
+    let Some(state) = journey(key) else {
         return;
-    }
+    };
+    let len: u32 = field(skb, offsets().skb_len);
+    add(
+        counter::DELIVERED_BYTES + (state.class & 1) as u32,
+        len as u64,
+    );
     if unsafe { SOCK_PENDING.get(&sk) }.is_none() {
         let _ = SOCK_PENDING.insert(&sk, &key, 0);
     }
-    if let Some(state) = journey(key) {
-        let len: u32 = field(skb, offsets().skb_len);
-        add(
-            counter::DELIVERED_BYTES + (state.class & 1) as u32,
-            len as u64,
-        );
-    }
-    socket_hit(event::DATA_READY, skb);
+    // The journey found above crosses the boundary (no second lookup).
+    track_at(
+        point(event::DATA_READY, role::SOCKET),
+        skb,
+        key,
+        state,
+        false,
+    );
 }
 
 /// The application read from socket `sk`: the oldest pending packet is read.
