@@ -10,12 +10,15 @@ use std::{future::Future, net::IpAddr, os::fd::AsRawFd};
 use anyhow::{Context, Result, anyhow};
 use futures::TryStreamExt;
 use rtnetlink::{
-    Handle, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    Handle, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
     packet_route::{
         AddressFamily,
         address::AddressAttribute,
         link::{InfoData, InfoVeth, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage},
-        neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourState},
+        neighbour::{
+            NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+        },
+        route::RouteMessage,
     },
 };
 use serde::Serialize;
@@ -79,8 +82,20 @@ pub struct Vxlan {
     pub vni: u32,
     pub port: u16,
     pub local: Option<std::net::Ipv4Addr>,
-    /// ifindex of the device the VXLAN packets leave by (the underlay).
+    /// ifindex of the device the VXLAN packets leave by (the underlay), in
+    /// the namespace that holds the device's socket.
     pub lower: Option<u32>,
+    /// Learns remote MACs from received packets (`learning`).
+    pub learning: bool,
+    /// Answers ARP from its neighbour table (`proxy`).
+    pub proxy: bool,
+    /// Reports FDB and neighbour misses to userspace (Docker's overlay).
+    pub l2miss: bool,
+    pub l3miss: bool,
+    /// Flow-based (`external`): the VNI and remote come per packet.
+    pub external: bool,
+    /// An IPv6 local or group address: an IPv6 underlay.
+    pub ipv6: bool,
 }
 
 fn vxlan_from(infos: &[InfoVxlan]) -> Vxlan {
@@ -90,7 +105,13 @@ fn vxlan_from(infos: &[InfoVxlan]) -> Vxlan {
             InfoVxlan::Id(id) => v.vni = *id,
             InfoVxlan::Port(p) => v.port = *p,
             InfoVxlan::Local(ip) => v.local = Some(*ip),
-            InfoVxlan::Link(l) => v.lower = Some(*l),
+            InfoVxlan::Link(l) if *l != 0 => v.lower = Some(*l),
+            InfoVxlan::Learning(b) => v.learning = *b,
+            InfoVxlan::Proxy(b) => v.proxy = *b,
+            InfoVxlan::L2Miss(b) => v.l2miss = *b,
+            InfoVxlan::L3Miss(b) => v.l3miss = *b,
+            InfoVxlan::CollectMetadata(b) => v.external = *b,
+            InfoVxlan::Local6(_) | InfoVxlan::Group6(_) => v.ipv6 = true,
             _ => {}
         }
     }
@@ -335,6 +356,13 @@ impl Rtnl {
     /// Neighbour entries of `family` on device `index`: (address, MAC) for
     /// `Inet` (ARP), (VTEP, MAC) for `Bridge` entries of a VXLAN device.
     pub async fn neighbours(&self, index: u32, family: AddressFamily) -> Result<Vec<Neighbour>> {
+        let mut all = self.all_neighbours(family).await?;
+        all.retain(|n| n.ifindex == index);
+        Ok(all)
+    }
+
+    /// Every neighbour entry of `family` in this namespace.
+    pub async fn all_neighbours(&self, family: AddressFamily) -> Result<Vec<Neighbour>> {
         let messages: Vec<_> = self
             .handle
             .neighbours()
@@ -344,37 +372,21 @@ impl Rtnl {
             .try_collect()
             .await
             .context("dump neighbours")?;
-        Ok(messages
-            .iter()
-            .filter(|m| m.header.ifindex == index)
-            .filter_map(|m| {
-                let mut mac = None;
-                let mut ip = None;
-                for attr in &m.attributes {
-                    match attr {
-                        NeighbourAttribute::LinkLayerAddress(a) => {
-                            mac = a.as_slice().try_into().ok()
-                        }
-                        NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
-                            ip = Some(IpAddr::V4(*v4))
-                        }
-                        NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
-                            ip = Some(IpAddr::V6(*v6))
-                        }
-                        // Bridge-family (FDB) entries carry the VTEP unparsed.
-                        NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => {
-                            ip = match b.len() {
-                                4 => Some(IpAddr::from(<[u8; 4]>::try_from(b.as_slice()).ok()?)),
-                                16 => Some(IpAddr::from(<[u8; 16]>::try_from(b.as_slice()).ok()?)),
-                                _ => None,
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Some(Neighbour { mac: mac?, ip })
-            })
-            .collect())
+        Ok(messages.iter().filter_map(neighbour_from).collect())
+    }
+
+    /// The IPv4 unicast routes of the main table.
+    pub async fn routes(&self) -> Result<Vec<Route>> {
+        let dump = RouteMessageBuilder::<std::net::Ipv4Addr>::new().build();
+        let messages: Vec<_> = self
+            .handle
+            .route()
+            .get(dump)
+            .execute()
+            .try_collect()
+            .await
+            .context("dump routes")?;
+        Ok(messages.iter().filter_map(route_from).collect())
     }
 
     /// The nsid this namespace gives the namespace at `path` (as in
@@ -428,11 +440,85 @@ impl Rtnl {
 }
 
 /// A neighbour or FDB entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Neighbour {
+    /// The device it is on (for FDB entries: the VXLAN device or bridge port).
+    pub ifindex: u32,
     pub mac: [u8; 6],
     /// The IP it stands for (ARP/ND), or the VTEP behind it (VXLAN FDB).
     pub ip: Option<IpAddr>,
+    /// Static: never ages out or needs resolving.
+    pub permanent: bool,
+    /// An FDB entry of a bridge (`master`), rather than of the device
+    /// itself (`self`).
+    pub master: bool,
+}
+
+fn neighbour_from(m: &NeighbourMessage) -> Option<Neighbour> {
+    let mut n = Neighbour {
+        ifindex: m.header.ifindex,
+        permanent: m.header.state == NeighbourState::Permanent
+            || m.header.state == NeighbourState::Noarp,
+        master: m.header.flags.contains(NeighbourFlags::Controller),
+        ..Default::default()
+    };
+    let mut mac = None;
+    for attr in &m.attributes {
+        match attr {
+            NeighbourAttribute::LinkLayerAddress(a) => mac = a.as_slice().try_into().ok(),
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                n.ip = Some(IpAddr::V4(*v4))
+            }
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                n.ip = Some(IpAddr::V6(*v6))
+            }
+            // Bridge-family (FDB) entries carry the VTEP unparsed.
+            NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => {
+                n.ip = match b.len() {
+                    4 => Some(IpAddr::from(<[u8; 4]>::try_from(b.as_slice()).ok()?)),
+                    16 => Some(IpAddr::from(<[u8; 16]>::try_from(b.as_slice()).ok()?)),
+                    _ => None,
+                }
+            }
+            _ => {}
+        }
+    }
+    n.mac = mac?;
+    Some(n)
+}
+
+/// An IPv4 route of the main table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Route {
+    pub dst: std::net::Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Option<std::net::Ipv4Addr>,
+    /// The device it leaves by.
+    pub oif: Option<u32>,
+}
+
+fn route_from(m: &RouteMessage) -> Option<Route> {
+    use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
+    if m.header.kind != RouteType::Unicast {
+        return None;
+    }
+    let mut table = m.header.table as u32;
+    let mut route = Route {
+        dst: std::net::Ipv4Addr::UNSPECIFIED,
+        prefix: m.header.destination_prefix_length,
+        gateway: None,
+        oif: None,
+    };
+    for attr in &m.attributes {
+        match attr {
+            RouteAttribute::Destination(RouteAddress::Inet(ip)) => route.dst = *ip,
+            RouteAttribute::Gateway(RouteAddress::Inet(ip)) => route.gateway = Some(*ip),
+            RouteAttribute::Oif(i) => route.oif = Some(*i),
+            RouteAttribute::Table(t) => table = *t,
+            _ => {}
+        }
+    }
+    (table == RouteHeader::RT_TABLE_MAIN as u32).then_some(route)
 }
 
 /// What [`Rtnl::configure`] changes; `None` leaves a setting alone.
