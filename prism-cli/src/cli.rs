@@ -8,7 +8,7 @@ pub use clap_complete::Shell;
 use prism_lab::{
     placement::Placement,
     scenario::Background,
-    topology::{DEFAULT_NAME, DEFAULT_PORT, DEFAULT_VNI},
+    topology::{DEFAULT_NAME, Flavor},
     workload::prober::Proto,
 };
 
@@ -359,9 +359,11 @@ pub struct ProbeScope {
     #[arg(long = "netns", value_name = "NAME")]
     pub namespaces: Vec<String>,
 
-    /// UDP port that marks VXLAN traffic.
-    #[arg(long, default_value_t = DEFAULT_PORT)]
-    pub vxlan_port: u16,
+    /// UDP port that marks VXLAN traffic (repeatable); default: the port
+    /// of every VXLAN device found (4789 for Docker and Calico, 8472 for
+    /// Flannel). An override for overlays Prism cannot see.
+    #[arg(long = "vxlan-port", value_name = "PORT")]
+    pub vxlan_ports: Vec<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -461,7 +463,7 @@ impl Command {
 
 #[derive(Debug, Args)]
 pub struct LabName {
-    /// Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2.
+    /// Name of the lab; its host namespaces are NAME-h1 and NAME-h2.
     #[arg(long, default_value = DEFAULT_NAME, value_name = "NAME")]
     pub name: String,
 }
@@ -472,20 +474,41 @@ pub enum LabCommand {
     #[command(after_help = "Examples:
   sudo prism lab up
   sudo prism lab up --name test --vni 100 --port 8472
+  sudo prism lab up --overlay flannel --name fl
+  sudo prism lab up --overlay docker --router
 
 Two hosts (namespaces NAME-h1, NAME-h2) joined by a veth underlay, each with a
-VXLAN device, a bridge and a container (NAME-c1, NAME-c2) on a veth, with static
-FDB and ARP entries as Docker's overlay driver installs them. Nothing in the
-current namespace is touched. Running it again on a healthy lab changes nothing.")]
+VXLAN overlay and a container, laid out as the chosen overlay lays out a node:
+
+  prism    VXLAN device, bridge and underlay in the host namespace (VNI 42, 4789);
+           containers NAME-c1, NAME-c2
+  docker   Docker swarm's overlay: vxlan0 (learning proxy l2miss l3miss, no dev)
+           with br0 and veth0 in a per-network sandbox NAME-hN-1-<id>, its socket
+           and the underlay in the host namespace; VNI 4096; containers with eth1
+           on docker_gwbridge
+  flannel  flannel.1 (VNI 1, the kernel's default port 8472) routed to cni0;
+           pods in cni-<uuid> namespaces
+  calico   vxlan.calico (VNI 4096) routed to cali* veths by /32 routes, no bridge
+
+Neighbour and FDB entries that the real overlays learn are installed statically,
+so the lab carries only the traffic its workloads send. With --router the hosts
+are on two subnets joined by a router namespace NAME-r. Nothing in the current
+namespace is touched. Running it again on a healthy lab changes nothing.")]
     Up {
         #[command(flatten)]
         lab: LabName,
-        /// VXLAN network identifier.
-        #[arg(long, default_value_t = DEFAULT_VNI)]
-        vni: u32,
-        /// VXLAN UDP port.
-        #[arg(long, default_value_t = DEFAULT_PORT)]
-        port: u16,
+        /// Which overlay to copy: prism, docker, flannel or calico.
+        #[arg(long, default_value_t = Flavor::Prism, value_name = "OVERLAY")]
+        overlay: Flavor,
+        /// VXLAN network identifier [default: the overlay's: 42, Docker and Calico 4096, Flannel 1].
+        #[arg(long)]
+        vni: Option<u32>,
+        /// VXLAN UDP port [default: 4789; Flannel: none set, the kernel's 8472].
+        #[arg(long)]
+        port: Option<u16>,
+        /// Put a router namespace between the two hosts (VTEPs on two subnets).
+        #[arg(long)]
+        router: bool,
     },
 
     /// Remove the testbed, also after a half-failed `up`

@@ -308,6 +308,48 @@ impl Rtnl {
             .with_context(|| format!("add {ip}/{prefix} to {dev}"))
     }
 
+    /// An IPv4 route `dst/prefix [via gateway] dev DEV [onlink]`; without a
+    /// gateway it is a link-scope route.
+    pub async fn add_route(
+        &self,
+        dst: std::net::Ipv4Addr,
+        prefix: u8,
+        gateway: Option<std::net::Ipv4Addr>,
+        dev: &str,
+        onlink: bool,
+    ) -> Result<()> {
+        use rtnetlink::packet_route::route::RouteScope;
+        let index = self.index(dev).await?;
+        let mut b = RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+            .destination_prefix(dst, prefix)
+            .output_interface(index);
+        b = match gateway {
+            Some(gw) => b.gateway(gw),
+            None => b.scope(RouteScope::Link),
+        };
+        if onlink {
+            b = b.onlink();
+        }
+        let via = gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+        self.handle
+            .route()
+            .add(b.build())
+            .replace()
+            .execute()
+            .await
+            .with_context(|| format!("add route {dst}/{prefix}{via} dev {dev}"))
+    }
+
+    /// Moves device `name` into the namespace `ns` (`ip link set NAME netns NS`).
+    pub async fn move_to(&self, name: &str, ns: &str) -> Result<()> {
+        let file = crate::netns::open(ns)?;
+        let index = self.index(name).await?;
+        let msg = LinkUnspec::new_with_index(index)
+            .setns_by_fd(file.as_raw_fd())
+            .build();
+        self.set(msg, &format!("{name} (move into {ns})")).await
+    }
+
     /// A permanent neighbour (ARP/ND) entry, like Docker's overlay installs.
     pub async fn add_neighbour(&self, dev: &str, ip: IpAddr, mac: [u8; 6]) -> Result<()> {
         let index = self.index(dev).await?;

@@ -13,6 +13,7 @@
 //!
 //! Nothing is created in, or changed on, the caller's own namespace.
 
+pub mod build;
 pub mod connectivity;
 pub mod latency;
 pub mod lifecycle;
@@ -23,4 +24,4 @@ pub mod status;
 pub mod topology;
 pub mod workload;
 
-pub use topology::{LabConfig, Topology};
+pub use topology::{Flavor, LabConfig, Topology};

@@ -10,7 +10,7 @@ use crate::{LabConfig, Topology, state};
 pub struct LabStatus {
     pub name: String,
     pub config: LabConfig,
-    /// All four namespaces exist.
+    /// Every namespace of the lab exists.
     pub complete: bool,
     pub namespaces: Vec<NamespaceStatus>,
 }
@@ -18,9 +18,9 @@ pub struct LabStatus {
 #[derive(Clone, Debug, Serialize)]
 pub struct NamespaceStatus {
     pub name: String,
-    /// `host` or `container`.
+    /// `host`, `sandbox`, `router` or `container`.
     pub role: &'static str,
-    /// 1 or 2.
+    /// 1 or 2 (0 for the router).
     pub side: u8,
     pub present: bool,
     /// The namespace's inode number (what eBPF sees as `net->ns.inum`).
@@ -36,9 +36,20 @@ pub fn status(name: &str) -> Result<Option<LabStatus>> {
     let topo = Topology::new(config.clone());
     let mut namespaces = Vec::new();
     for side in &topo.sides {
-        for (role, ns) in [("host", &side.host_ns), ("container", &side.container_ns)] {
-            namespaces.push(namespace_status(ns, role, side.index)?);
+        namespaces.push(namespace_status(&side.host_ns, "host", side.index)?);
+        if let Some(sandbox) = &side.sandbox_ns {
+            namespaces.push(namespace_status(sandbox, "sandbox", side.index)?);
         }
+    }
+    if let Some(router) = &topo.router_ns {
+        namespaces.push(namespace_status(router, "router", 0)?);
+    }
+    for side in &topo.sides {
+        namespaces.push(namespace_status(
+            &side.container_ns,
+            "container",
+            side.index,
+        )?);
     }
     Ok(Some(LabStatus {
         name: name.into(),

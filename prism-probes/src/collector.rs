@@ -12,16 +12,18 @@ use aya::{
     programs::BtfTracePoint,
 };
 use prism_kernel::{bpf::program, btf::KernelBtf};
+use prism_overlay::Model;
 use prism_probes_common::{
     CLASSES, DEVICE_SLOTS, DEVICE_WAYS, DeviceEntry, DeviceKey, DeviceSlot, DropKey, Event, Hist,
-    KERNEL_OFFSETS_GLOBAL, NapiStats, PROBE_CONFIG_GLOBAL, ProbeConfig, counter,
+    KERNEL_OFFSETS_GLOBAL, NapiStats, PROBE_CONFIG_GLOBAL, ProbeConfig, VXLAN_PORTS, counter,
+    device_slot,
     points::{RECEIVE_TOTAL, STAGE_TABLE_SIZE},
 };
 use prism_rules::{Rule, RuleSet};
 
 use crate::{
     capabilities::Mechanism,
-    devices::{self, Device},
+    devices::{Device, role_id},
     histogram::Histogram,
     offsets,
     snapshot::{Class, Counters, Snapshot, monotonic_ns},
@@ -58,7 +60,9 @@ pub struct CollectorConfig {
     /// Namespace labels to watch (see `prism_kernel::netns::all`); empty: all.
     pub namespaces: Vec<String>,
     pub events: EventSampling,
-    pub vxlan_port: u16,
+    /// UDP ports that mark VXLAN packets; empty: the ports of every VXLAN
+    /// device the overlay model finds.
+    pub vxlan_ports: Vec<u16>,
 }
 
 impl Default for CollectorConfig {
@@ -67,10 +71,37 @@ impl Default for CollectorConfig {
             rules: RuleSet::default(),
             namespaces: Vec::new(),
             events: EventSampling::Off,
-            vxlan_port: 4789,
+            vxlan_ports: Vec::new(),
         }
     }
 }
+
+/// The classifier's port list: the ones asked for, else the overlays',
+/// else the IANA port; at most [`VXLAN_PORTS`], the rest left out (said).
+fn port_list(asked: &[u16], model: &Model) -> [u16; VXLAN_PORTS] {
+    let mut ports: Vec<u16> = if asked.is_empty() {
+        model.ports()
+    } else {
+        asked.to_vec()
+    };
+    if ports.is_empty() {
+        ports.push(IANA_VXLAN_PORT);
+    }
+    if ports.len() > VXLAN_PORTS {
+        log::warn!(
+            "{} VXLAN ports in use ({ports:?}); the profilers classify packets on the first {VXLAN_PORTS}",
+            ports.len()
+        );
+    }
+    let mut list = [0; VXLAN_PORTS];
+    for (slot, port) in list.iter_mut().zip(ports) {
+        *slot = port;
+    }
+    list
+}
+
+/// VXLAN's IANA port, for hosts with no overlay yet.
+const IANA_VXLAN_PORT: u16 = 4789;
 
 /// The event ring buffer's size when events are on.
 pub const EVENT_RING_BYTES: u32 = 16 << 20;
@@ -106,6 +137,8 @@ pub struct Collector {
     mechanism: Mechanism,
     config: CollectorConfig,
     devices: Vec<Device>,
+    /// What the classifier was loaded with.
+    ports: [u16; VXLAN_PORTS],
     drop_reasons: BTreeMap<u32, String>,
 }
 
@@ -115,8 +148,11 @@ impl Collector {
     pub fn attach(config: CollectorConfig) -> Result<Self> {
         let btf = KernelBtf::from_sys()?;
         let kernel = offsets::kernel_offsets(&btf)?;
+        let model = prism_overlay::discover()?;
+        model.check_namespaces(&config.namespaces)?;
+        let ports = port_list(&config.vxlan_ports, &model);
         let probe = ProbeConfig {
-            vxlan_port: config.vxlan_port,
+            vxlan_ports: ports,
             events_sample: config.events.config_value(),
             ..Default::default()
         };
@@ -171,6 +207,7 @@ impl Collector {
             mechanism,
             config,
             devices: Vec::new(),
+            ports,
             drop_reasons,
         };
         let table = stage_table();
@@ -186,8 +223,18 @@ impl Collector {
             let rules = collector.config.rules.clone();
             collector.set_rules(&rules)?;
         }
-        collector.refresh_devices()?;
+        collector.apply_model(&model)?;
         Ok(collector)
+    }
+
+    /// The VXLAN ports the classifier looks for.
+    pub fn vxlan_ports(&self) -> Vec<u16> {
+        self.ports.iter().copied().filter(|p| *p != 0).collect()
+    }
+
+    /// The role numbers of the devices followed (which stages can occur).
+    pub fn roles(&self) -> Vec<u8> {
+        self.devices.iter().map(|d| role_id(d.role)).collect()
     }
 
     pub fn mechanism(&self) -> Mechanism {
@@ -242,10 +289,21 @@ impl Collector {
     /// Discovers the overlay's devices again (containers come and go) and
     /// updates the device map. Returns whether anything changed.
     pub fn refresh_devices(&mut self) -> Result<bool> {
-        let found: Vec<Device> = devices::discover(&self.config.namespaces)?
-            .into_iter()
-            .filter(|d| d.role.is_tracked())
-            .collect();
+        let model = prism_overlay::discover()?;
+        self.apply_model(&model)
+    }
+
+    fn apply_model(&mut self, model: &Model) -> Result<bool> {
+        let found = model.devices_in(&self.config.namespaces);
+        if self.config.vxlan_ports.is_empty() {
+            for port in model.ports() {
+                if !self.ports.contains(&port) {
+                    log::warn!(
+                        "a VXLAN device on port {port} appeared after the profilers loaded; restart them to classify its packets"
+                    );
+                }
+            }
+        }
         let key = |d: &Device| (d.netns_inum, d.ifindex, d.role);
         let same = found.len() == self.devices.len()
             && found
@@ -257,11 +315,11 @@ impl Collector {
         }
         let mut slots = vec![DeviceSlot::default(); DEVICE_SLOTS as usize];
         for d in &found {
-            let slot = &mut slots[(d.ifindex % DEVICE_SLOTS) as usize];
+            let slot = &mut slots[device_slot(d.netns_inum, d.ifindex) as usize];
             let Some(free) = slot.entries.iter_mut().find(|e| e.role == 0) else {
                 log::warn!(
-                    "more than {DEVICE_WAYS} watched devices share ifindex {} modulo {DEVICE_SLOTS}; not following {}/{}",
-                    d.ifindex,
+                    "more than {DEVICE_WAYS} watched devices share device table slot {}; not following {}/{}",
+                    device_slot(d.netns_inum, d.ifindex),
                     d.namespace,
                     d.name
                 );
@@ -270,7 +328,7 @@ impl Collector {
             *free = DeviceEntry {
                 netns_inum: d.netns_inum,
                 ifindex: d.ifindex,
-                role: d.role.id(),
+                role: role_id(d.role),
                 _pad: [0; 7],
             };
         }

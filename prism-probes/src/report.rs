@@ -93,11 +93,7 @@ impl IntervalReport {
         later: &Snapshot,
     ) -> Self {
         let d = later.since(earlier);
-        let roles: Vec<u8> = collector
-            .devices()
-            .iter()
-            .map(|dev| dev.role.id())
-            .collect();
+        let roles = collector.roles();
         let mut stages = Vec::new();
         for direction in [Direction::Rx, Direction::Tx] {
             for stage in Stage::of(direction) {

@@ -67,11 +67,18 @@ pub enum Stage {
     /// Prism's sync datapath, transmit: host veth receive -> underlay
     /// queue, encapsulated and redirected (replaces bridge and encap).
     FastTx,
+    /// Routed overlays, receive: VXLAN receive -> the next device on the
+    /// way to the container (IP forwarding, netfilter, the neighbour
+    /// lookup; then the bridge on Flannel, the `cali*` veth on Calico).
+    Route,
+    /// Routed overlays, transmit: the host's receive of the container's
+    /// packet (on `cni0` or the `cali*` veth) -> VXLAN device queue.
+    TxRoute,
 }
 
 impl Stage {
     /// Every stage; a stage's id is its place here, so new ones go last.
-    pub const ALL: [Stage; 15] = [
+    pub const ALL: [Stage; 17] = [
         Self::Other,
         Self::Nic,
         Self::Vxlan,
@@ -87,24 +94,28 @@ impl Stage {
         Self::Wire,
         Self::FastRx,
         Self::FastTx,
+        Self::Route,
+        Self::TxRoute,
     ];
 
     /// Receive stages in path order (the fast path beside what it skips).
-    const RX_PATH: [Stage; 8] = [
+    const RX_PATH: [Stage; 9] = [
         Self::Nic,
         Self::FastRx,
         Self::Vxlan,
         Self::GroCell,
+        Self::Route,
         Self::Bridge,
         Self::Backlog,
         Self::Stack,
         Self::Socket,
     ];
-    const TX_PATH: [Stage; 6] = [
+    const TX_PATH: [Stage; 7] = [
         Self::Veth,
         Self::TxBacklog,
         Self::FastTx,
         Self::TxBridge,
+        Self::TxRoute,
         Self::Encap,
         Self::Wire,
     ];
@@ -134,6 +145,7 @@ impl Stage {
             Self::Encap => "encap",
             Self::Wire => "wire",
             Self::FastRx | Self::FastTx => "fast",
+            Self::Route | Self::TxRoute => "route",
         }
     }
 
@@ -148,7 +160,8 @@ impl Stage {
             | Self::Backlog
             | Self::Stack
             | Self::Socket
-            | Self::FastRx => Some(Direction::Rx),
+            | Self::FastRx
+            | Self::Route => Some(Direction::Rx),
             _ => Some(Direction::Tx),
         }
     }
@@ -170,84 +183,74 @@ impl Stage {
 
 const _: () = assert!(Stage::ALL.len() <= MAX_STAGES as usize);
 
-/// Boundaries: (from point, to point, stage).
-const BOUNDARIES: [(u8, u8, Stage); 14] = [
-    (
-        point(ev::GRO_ENTRY, r::UNDERLAY),
-        point(ev::RCV, r::UNDERLAY),
-        Stage::Nic,
-    ),
-    (
-        point(ev::RCV, r::UNDERLAY),
-        point(ev::GRO_ENTRY, r::VXLAN),
-        Stage::Vxlan,
-    ),
-    (
-        point(ev::GRO_ENTRY, r::VXLAN),
-        point(ev::RCV, r::VXLAN),
-        Stage::GroCell,
-    ),
-    (
-        point(ev::RCV, r::VXLAN),
-        point(ev::NETIF_RX, r::CONTAINER),
-        Stage::Bridge,
-    ),
-    (
-        point(ev::NETIF_RX, r::CONTAINER),
-        point(ev::RCV, r::CONTAINER),
-        Stage::Backlog,
-    ),
-    (
-        point(ev::RCV, r::CONTAINER),
-        point(ev::DATA_READY, r::SOCKET),
-        Stage::Stack,
-    ),
-    (
-        point(ev::DATA_READY, r::SOCKET),
-        point(ev::READ, r::SOCKET),
-        Stage::Socket,
-    ),
-    (
-        point(ev::DEV_QUEUE, r::CONTAINER),
-        point(ev::NETIF_RX, r::HOST_VETH),
-        Stage::Veth,
-    ),
-    (
-        point(ev::NETIF_RX, r::HOST_VETH),
-        point(ev::RCV, r::HOST_VETH),
-        Stage::TxBacklog,
-    ),
-    (
-        point(ev::RCV, r::HOST_VETH),
-        point(ev::DEV_QUEUE, r::VXLAN),
-        Stage::TxBridge,
-    ),
-    (
-        point(ev::DEV_QUEUE, r::VXLAN),
-        point(ev::DEV_QUEUE, r::UNDERLAY),
-        Stage::Encap,
-    ),
-    (
-        point(ev::DEV_QUEUE, r::UNDERLAY),
-        point(ev::GRO_ENTRY, r::UNDERLAY),
-        Stage::Wire,
-    ),
-    (
-        point(ev::RCV, r::UNDERLAY),
-        point(ev::DATA_READY, r::SOCKET),
-        Stage::FastRx,
-    ),
-    (
-        point(ev::RCV, r::HOST_VETH),
-        point(ev::DEV_QUEUE, r::UNDERLAY),
-        Stage::FastTx,
-    ),
+/// Boundaries: (from point, to point, stage). A stage may have several:
+/// the same step is taken between other devices on other overlays.
+#[rustfmt::skip]
+const BOUNDARIES: [(u8, u8, Stage); 27] = [
+    b(ev::GRO_ENTRY, r::UNDERLAY,     ev::RCV,        r::UNDERLAY,     Stage::Nic),
+    // Decapsulation into the VXLAN device's gro_cell.
+    b(ev::RCV,       r::UNDERLAY,     ev::GRO_ENTRY,  r::VXLAN,        Stage::Vxlan),
+    b(ev::RCV,       r::UNDERLAY,     ev::GRO_ENTRY,  r::ROUTED_VXLAN, Stage::Vxlan),
+    b(ev::GRO_ENTRY, r::VXLAN,        ev::RCV,        r::VXLAN,        Stage::GroCell),
+    b(ev::GRO_ENTRY, r::ROUTED_VXLAN, ev::RCV,        r::ROUTED_VXLAN, Stage::GroCell),
+    // Bridged: the bridge hands the frame to the container's veth.
+    b(ev::RCV,       r::VXLAN,        ev::NETIF_RX,   r::CONTAINER,    Stage::Bridge),
+    // Flannel: routed to cni0 (which transmits), then bridged to the veth.
+    b(ev::RCV,       r::ROUTED_VXLAN, ev::DEV_QUEUE,  r::BRIDGE,       Stage::Route),
+    b(ev::DEV_QUEUE, r::BRIDGE,       ev::NETIF_RX,   r::CONTAINER,    Stage::Bridge),
+    // Calico: routed straight to the cali veth.
+    b(ev::RCV,       r::ROUTED_VXLAN, ev::NETIF_RX,   r::CONTAINER,    Stage::Route),
+    b(ev::NETIF_RX,  r::CONTAINER,    ev::RCV,        r::CONTAINER,    Stage::Backlog),
+    b(ev::RCV,       r::CONTAINER,    ev::DATA_READY, r::SOCKET,       Stage::Stack),
+    b(ev::DATA_READY, r::SOCKET,      ev::READ,       r::SOCKET,       Stage::Socket),
+    // Transmit.
+    b(ev::DEV_QUEUE, r::CONTAINER,    ev::NETIF_RX,   r::HOST_VETH,    Stage::Veth),
+    b(ev::DEV_QUEUE, r::CONTAINER,    ev::NETIF_RX,   r::ROUTED_VETH,  Stage::Veth),
+    b(ev::NETIF_RX,  r::HOST_VETH,    ev::RCV,        r::HOST_VETH,    Stage::TxBacklog),
+    b(ev::NETIF_RX,  r::ROUTED_VETH,  ev::RCV,        r::ROUTED_VETH,  Stage::TxBacklog),
+    // Bridged: forwarded to the VXLAN port; Flannel: up into cni0.
+    b(ev::RCV,       r::HOST_VETH,    ev::DEV_QUEUE,  r::VXLAN,        Stage::TxBridge),
+    b(ev::RCV,       r::HOST_VETH,    ev::RCV,        r::BRIDGE,       Stage::TxBridge),
+    b(ev::RCV,       r::BRIDGE,       ev::DEV_QUEUE,  r::ROUTED_VXLAN, Stage::TxRoute),
+    b(ev::RCV,       r::ROUTED_VETH,  ev::DEV_QUEUE,  r::ROUTED_VXLAN, Stage::TxRoute),
+    b(ev::DEV_QUEUE, r::VXLAN,        ev::DEV_QUEUE,  r::UNDERLAY,     Stage::Encap),
+    b(ev::DEV_QUEUE, r::ROUTED_VXLAN, ev::DEV_QUEUE,  r::UNDERLAY,     Stage::Encap),
+    b(ev::DEV_QUEUE, r::UNDERLAY,     ev::GRO_ENTRY,  r::UNDERLAY,     Stage::Wire),
+    // The sync datapath.
+    b(ev::RCV,       r::UNDERLAY,     ev::DATA_READY, r::SOCKET,       Stage::FastRx),
+    // Docker: redirected from the sandbox's VXLAN device, after the decap.
+    b(ev::RCV,       r::VXLAN,        ev::DATA_READY, r::SOCKET,       Stage::FastRx),
+    b(ev::RCV,       r::HOST_VETH,    ev::DEV_QUEUE,  r::UNDERLAY,     Stage::FastTx),
+    b(ev::RCV,       r::ROUTED_VETH,  ev::DEV_QUEUE,  r::UNDERLAY,     Stage::FastTx),
 ];
 
+const fn b(
+    from_event: u8,
+    from_role: u8,
+    to_event: u8,
+    to_role: u8,
+    stage: Stage,
+) -> (u8, u8, Stage) {
+    (
+        point(from_event, from_role),
+        point(to_event, to_role),
+        stage,
+    )
+}
+
 /// Points inside a stage: (stage's start, point to pass over).
-const PASSES: [(u8, u8); 1] = [
+const PASSES: [(u8, u8); 3] = [
     // The bridge hands the packet to the host veth's queue on its way.
     (point(ev::RCV, r::VXLAN), point(ev::DEV_QUEUE, r::HOST_VETH)),
+    (
+        point(ev::DEV_QUEUE, r::BRIDGE),
+        point(ev::DEV_QUEUE, r::HOST_VETH),
+    ),
+    // Calico: forwarded out of the cali veth on the way to the container.
+    (
+        point(ev::RCV, r::ROUTED_VXLAN),
+        point(ev::DEV_QUEUE, r::ROUTED_VETH),
+    ),
 ];
 
 impl Stage {
@@ -292,11 +295,16 @@ mod tests {
         assert_eq!(
             rx,
             [
-                "nic", "fast", "vxlan", "gro_cell", "bridge", "backlog", "stack", "socket"
+                "nic", "fast", "vxlan", "gro_cell", "route", "bridge", "backlog", "stack", "socket"
             ]
         );
         let tx: Vec<&str> = Stage::of(Direction::Tx).map(Stage::name).collect();
-        assert_eq!(tx, ["veth", "backlog", "fast", "bridge", "encap", "wire"]);
+        assert_eq!(
+            tx,
+            [
+                "veth", "backlog", "fast", "bridge", "route", "encap", "wire"
+            ]
+        );
         let listed = Stage::of(Direction::Rx).count() + Stage::of(Direction::Tx).count();
         assert_eq!(listed, Stage::ALL.len() - 1, "every stage but other, once");
     }
@@ -307,14 +315,30 @@ mod tests {
         assert!(Stage::Stack.present_with(&container_only));
         assert!(Stage::Socket.present_with(&container_only));
         assert!(!Stage::Vxlan.present_with(&container_only));
-        let overlay = [r::UNDERLAY, r::VXLAN, r::BRIDGE, r::HOST_VETH, r::CONTAINER];
+        let bridged = [r::UNDERLAY, r::VXLAN, r::BRIDGE, r::HOST_VETH, r::CONTAINER];
+        let routed = |s: &Stage| matches!(s, Stage::Route | Stage::TxRoute);
         assert!(
             Stage::ALL
                 .iter()
-                .filter(|s| **s != Stage::Other)
-                .all(|s| s.present_with(&overlay))
+                .filter(|s| **s != Stage::Other && !routed(s))
+                .all(|s| s.present_with(&bridged))
         );
-        assert!(!Stage::Other.present_with(&overlay));
+        assert!(!Stage::Other.present_with(&bridged));
+        assert!(!Stage::Route.present_with(&bridged));
+        // Calico: no bridge at all, the routed hop instead.
+        let calico = [r::UNDERLAY, r::ROUTED_VXLAN, r::ROUTED_VETH, r::CONTAINER];
+        assert!(Stage::Route.present_with(&calico) && Stage::TxRoute.present_with(&calico));
+        assert!(!Stage::Bridge.present_with(&calico) && !Stage::TxBridge.present_with(&calico));
+        // Flannel: routed, then bridged by cni0.
+        let flannel = [
+            r::UNDERLAY,
+            r::ROUTED_VXLAN,
+            r::BRIDGE,
+            r::HOST_VETH,
+            r::CONTAINER,
+        ];
+        assert!(Stage::Route.present_with(&flannel) && Stage::Bridge.present_with(&flannel));
+        assert!(Stage::TxRoute.present_with(&flannel) && Stage::TxBridge.present_with(&flannel));
     }
 
     #[test]

@@ -204,7 +204,6 @@ fn event(e: &Event, base_ns: u64) -> EventRecord {
 fn device_infos(devices: &[Device]) -> Vec<DeviceInfo> {
     devices
         .iter()
-        .filter(|d| d.role.is_tracked())
         .map(|d| DeviceInfo {
             namespace: d.namespace.clone(),
             name: d.name.clone(),
@@ -224,7 +223,7 @@ pub fn header(collector: &Collector, info: RecordingInfo) -> Header {
             .map(|u| f(u).to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let roles: Vec<u8> = collector.devices().iter().map(|d| d.role.id()).collect();
+    let roles = collector.roles();
     // In path order per direction: readers take a direction's last stage
     // as the end of its journeys.
     let stages = Stage::of(Direction::Rx)

@@ -67,12 +67,27 @@ pub struct Lab {
 
 impl Lab {
     pub fn up(tag: &str) -> Self {
+        Self::up_with(tag, &[])
+    }
+
+    /// A lab built with more `lab up` options, e.g. `--overlay flannel`.
+    pub fn up_with(tag: &str, options: &[&str]) -> Self {
         require_root();
         let lab = Lab {
             name: unique_name(tag),
         };
-        run_ok(&["lab", "up", "--name", &lab.name]);
+        let mut args = vec!["lab", "up", "--name", &lab.name];
+        args.extend_from_slice(options);
+        run_ok(&args);
         lab
+    }
+
+    /// The lab's topology, as its state file describes it.
+    pub fn topology(&self) -> prism_lab::Topology {
+        let config = prism_lab::state::load(&self.name)
+            .expect("read the lab state")
+            .expect("the lab is up");
+        prism_lab::Topology::new(config)
     }
 
     pub fn status(&self) -> serde_json::Value {
@@ -80,12 +95,9 @@ impl Lab {
         serde_json::from_str(&text).expect("status --json is JSON")
     }
 
-    /// The namespaces this lab's name could have produced.
+    /// The lab's namespaces.
     pub fn namespaces(&self) -> Vec<String> {
-        ["h1", "h2", "c1", "c2"]
-            .iter()
-            .map(|s| format!("{}-{s}", self.name))
-            .collect()
+        self.topology().namespaces()
     }
 }
 

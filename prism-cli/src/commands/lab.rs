@@ -27,11 +27,19 @@ pub fn run(cmd: LabCommand) -> Result<ExitCode> {
         "CAP_NET_ADMIN and CAP_SYS_ADMIN (it creates network namespaces)",
     )?;
     match cmd {
-        LabCommand::Up { lab, vni, port } => up(LabConfig {
-            name: lab.name,
+        LabCommand::Up {
+            lab,
+            overlay,
             vni,
             port,
-        }),
+            router,
+        } => {
+            let mut config = LabConfig::new(&lab.name, overlay);
+            config.vni = vni.unwrap_or(config.vni);
+            config.port = port.or(config.port);
+            config.router = router;
+            up(config)
+        }
         LabCommand::Down { lab } => down(&lab.name),
         LabCommand::Status { lab, json } => show_status(&lab.name, json),
         LabCommand::Run(args) => run_scenarios(args),
@@ -94,7 +102,14 @@ fn show_status(name: &str, json: bool) -> Result<()> {
     } else {
         "INCOMPLETE (run `prism lab up` to rebuild)"
     };
-    println!("lab {}: VNI {}, port {}, {health}\n", s.name, c.vni, c.port);
+    let router = if c.router { ", behind a router" } else { "" };
+    println!(
+        "lab {}: {} overlay, VNI {}, port {}{router}, {health}\n",
+        s.name,
+        c.overlay,
+        c.vni,
+        c.udp_port()
+    );
     let mut t = Table::new(&[
         "NAMESPACE",
         "ROLE",

@@ -32,7 +32,7 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
         rules,
         namespaces: args.scope.namespaces.clone(),
         events: args.events,
-        vxlan_port: args.scope.vxlan_port,
+        vxlan_ports: args.scope.vxlan_ports.clone(),
     })?;
     let info = RecordingInfo {
         command: std::env::args().collect(),

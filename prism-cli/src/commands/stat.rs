@@ -31,7 +31,7 @@ pub fn run(args: StatArgs) -> Result<ExitCode> {
     let collector = Collector::attach(CollectorConfig {
         rules,
         namespaces: args.scope.namespaces.clone(),
-        vxlan_port: args.scope.vxlan_port,
+        vxlan_ports: args.scope.vxlan_ports.clone(),
         ..Default::default()
     })?;
     describe(&collector);

@@ -69,7 +69,7 @@ pub fn run(args: TopArgs) -> Result<ExitCode> {
         worker::Config {
             rules,
             namespaces: args.scope.namespaces,
-            vxlan_port: args.scope.vxlan_port,
+            vxlan_ports: args.scope.vxlan_ports,
             interval: args.interval,
         },
         command_rx,

@@ -41,7 +41,7 @@ const DEFAULT_PRIORITY: u32 = 6;
 pub struct Config {
     pub rules: RuleSet,
     pub namespaces: Vec<String>,
-    pub vxlan_port: u16,
+    pub vxlan_ports: Vec<u16>,
     pub interval: Duration,
 }
 
@@ -108,7 +108,7 @@ impl Worker {
         let attached = Collector::attach(CollectorConfig {
             rules: config.rules.clone(),
             namespaces: config.namespaces.clone(),
-            vxlan_port: config.vxlan_port,
+            vxlan_ports: config.vxlan_ports.clone(),
             ..Default::default()
         });
         let collector = match attached {

@@ -45,15 +45,19 @@ pub struct TracepointOffsets {
     pub netif_receive_skb_skbaddr: u32,
 }
 
+/// How many VXLAN UDP ports the classifier knows (Docker and Calico use
+/// 4789, Flannel 8472; a host rarely runs more than two overlays).
+pub const VXLAN_PORTS: usize = 4;
+
 /// Settings fixed at load time (the `PROBE_CONFIG` global).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProbeConfig {
-    /// UDP port that marks VXLAN, host byte order.
-    pub vxlan_port: u16,
-    pub _pad: u16,
+    /// UDP ports that mark VXLAN, host byte order; 0 ends the list.
+    pub vxlan_ports: [u16; VXLAN_PORTS],
     /// Per-packet events: 0 none, 1 every hit, N one packet in N.
     pub events_sample: u32,
+    pub _pad: u32,
     /// A gap longer than this ends a journey: the skb address was reused.
     pub stale_ns: u64,
 }
@@ -61,9 +65,9 @@ pub struct ProbeConfig {
 impl Default for ProbeConfig {
     fn default() -> Self {
         Self {
-            vxlan_port: 4789,
-            _pad: 0,
+            vxlan_ports: [4789, 0, 0, 0],
             events_sample: 0,
+            _pad: 0,
             stale_ns: 1_000_000_000,
         }
     }
@@ -88,7 +92,7 @@ pub struct DeviceEntry {
     pub _pad: [u8; 7],
 }
 
-/// Devices whose `ifindex % DEVICE_SLOTS` is this slot's index. An array
+/// Devices whose [`device_slot`] is this slot's index. An array
 /// (which the verifier inlines) with a few ways per slot instead of a hash
 /// map: a device lookup on every hit then costs a few loads.
 #[repr(C)]
@@ -99,6 +103,19 @@ pub struct DeviceSlot {
 
 pub const DEVICE_SLOTS: u32 = 1024;
 pub const DEVICE_WAYS: usize = 8;
+
+/// The device table slot of (namespace, ifindex). Both count: every
+/// container's eth0 is ifindex 2, and every Docker sandbox numbers its
+/// `vxlan0`, `br0` and `veth0` alike, so the ifindex alone would pile a
+/// host's containers into one slot.
+#[inline(always)]
+pub const fn device_slot(netns_inum: u32, ifindex: u32) -> u32 {
+    // Multiplicative hashing (Knuth): the top bits of the product.
+    let mixed = (netns_inum ^ ifindex.wrapping_mul(0x9e37_79b9)).wrapping_mul(0x85eb_ca6b);
+    (mixed >> 22) % DEVICE_SLOTS
+}
+
+const _: () = assert!(DEVICE_SLOTS == 1 << 10, "device_slot keeps 10 bits");
 
 /// One slot of the `SKBS` table: a packet on its journey, by skb address.
 #[repr(C)]
@@ -251,4 +268,23 @@ mod pod {
     unsafe impl aya::Pod for super::NapiStats {}
     unsafe impl aya::Pod for super::DropKey {}
     unsafe impl aya::Pod for super::Hist {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_eth0_spread_over_the_device_table() {
+        // 2000 namespaces with consecutive inodes, each with ifindex 2 and
+        // 3 (a pod's eth0, a sandbox's vxlan0): no slot overflows.
+        let mut load = vec![0usize; DEVICE_SLOTS as usize];
+        for inum in 0xf000_0000u32..0xf000_0000 + 2000 {
+            for ifindex in [2, 3] {
+                load[device_slot(inum, ifindex) as usize] += 1;
+            }
+        }
+        let worst = load.iter().max().copied().unwrap();
+        assert!(worst <= DEVICE_WAYS, "{worst} devices in one slot");
+    }
 }

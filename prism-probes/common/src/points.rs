@@ -27,6 +27,7 @@ pub mod role {
     pub const UNTRACKED: u8 = 0;
     /// The host's NIC under the VXLAN device.
     pub const UNDERLAY: u8 = 1;
+    /// A VXLAN device that is a bridge port.
     pub const VXLAN: u8 = 2;
     pub const BRIDGE: u8 = 3;
     /// Host side of a container's veth pair (a bridge port).
@@ -37,7 +38,12 @@ pub mod role {
     pub const HOST: u8 = 6;
     /// Not a device: the socket, for DATA_READY and READ.
     pub const SOCKET: u8 = 7;
-    pub const COUNT: u8 = 8;
+    /// A VXLAN device the host routes through (Flannel, Calico).
+    pub const ROUTED_VXLAN: u8 = 8;
+    /// Host side of a container's veth pair that the host routes to
+    /// without a bridge (Calico's `cali*`).
+    pub const ROUTED_VETH: u8 = 9;
+    pub const COUNT: u8 = 10;
 }
 
 /// Number of distinct points, and the size of one side of the stage table.

@@ -54,13 +54,27 @@ fn parse_flow(skb: *const u8, flow: &mut FlowKey) -> bool {
     if !ip_flow(eth, flow) {
         return false;
     }
-    if flow.proto == PROTO_UDP && flow.dport == config().vxlan_port {
+    if flow.proto == PROTO_UDP && is_vxlan_port(flow.dport) {
         let Some(l4) = outer_l4_offset(eth) else {
             return false;
         };
         return ip_flow(eth.wrapping_add(l4 + UDP_LEN + VXLAN_LEN), flow);
     }
     true
+}
+
+/// Is `port` one of the overlays' VXLAN ports? Unrolled: four compares.
+#[inline(always)]
+fn is_vxlan_port(port: u16) -> bool {
+    let ports = config().vxlan_ports;
+    let mut i = 0;
+    while i < ports.len() {
+        if ports[i] == port && port != 0 {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Offset from the Ethernet header to the L4 header of an IPv4 packet.

@@ -10,7 +10,7 @@ use prism_probes_common::{
 };
 
 /// Devices on the overlay path and their roles, from userspace, by
-/// `ifindex % DEVICE_SLOTS`.
+/// `device_slot(netns, ifindex)`.
 #[map]
 pub static DEVICE_TABLE: Array<DeviceSlot> = Array::with_max_entries(DEVICE_SLOTS, 0);
 

@@ -11,8 +11,8 @@
 
 use aya_ebpf::helpers::{bpf_get_prandom_u32, bpf_get_smp_processor_id, bpf_ktime_get_ns};
 use prism_probes_common::{
-    CLASS_PENDING, CLASSES, DEVICE_SLOTS, DEVICE_WAYS, EVENT_FIRST, Event, SkbSlot, SkbState,
-    counter,
+    CLASS_PENDING, CLASSES, DEVICE_WAYS, EVENT_FIRST, Event, SkbSlot, SkbState, counter,
+    device_slot,
     points::{
         JOURNEY_STARTS, POINTS, RECEIVE_TOTAL, STAGE_PASS, STAGE_UNMAPPED, event, point, role,
     },
@@ -38,7 +38,7 @@ fn device_role(skb: *const u8) -> u8 {
     let ifindex: u32 = field(dev, off.netdev_ifindex);
     let net: *const u8 = field(dev, off.netdev_net);
     let inum: u32 = field(net, off.net_inum);
-    let Some(slot) = DEVICE_TABLE.get(ifindex % DEVICE_SLOTS) else {
+    let Some(slot) = DEVICE_TABLE.get(device_slot(inum, ifindex)) else {
         return role::UNTRACKED;
     };
     for way in 0..DEVICE_WAYS {
