@@ -106,6 +106,7 @@ fn overlay_of(facts: &Facts, ns: &NamespaceFacts, link: &Link) -> Overlay {
     vteps.dedup();
     let underlay = underlay_of(socket, link, &vteps, &mut notes);
     let hop = |vtep: Ipv4Addr| next_hop(socket, vtep);
+    let locals = containers(facts, ns, bridge, reach, underlay.as_ref());
     let remotes = match reach {
         Reach::Bridged => fdb
             .iter()
@@ -158,7 +159,7 @@ fn overlay_of(facts: &Facts, ns: &NamespaceFacts, link: &Link) -> Overlay {
         bridge: bridge.map(|b| device(ns, b)),
         socket_ns: ns_ref(socket),
         underlay,
-        locals: containers(facts, ns, bridge, reach),
+        locals,
         remotes,
         notes,
     }
@@ -269,21 +270,29 @@ fn routed_remotes(
 
 /// Containers reached through the overlay on this host. Bridged: the veths
 /// that are ports of the VXLAN device's bridge. Routed: the veths whose
-/// peer's addresses this namespace routes to that veth or to its bridge.
+/// peer's addresses this namespace routes to that veth or to its bridge;
+/// never the underlay (a veth in a lab) nor a veth to another overlay host.
 fn containers(
     facts: &Facts,
     ns: &NamespaceFacts,
     bridge: Option<&Link>,
     reach: Reach,
+    underlay: Option<&Underlay>,
 ) -> Vec<Container> {
+    let is_underlay = |l: &Link| {
+        underlay.is_some_and(|u| u.dev.ns.inode == ns.inode && u.dev.ifindex == l.ifindex)
+    };
     ns.links
         .iter()
-        .filter(|l| kind(l) == "veth" && l.link_netnsid.is_some())
+        .filter(|l| kind(l) == "veth" && l.link_netnsid.is_some() && !is_underlay(l))
         .filter(|l| {
             reach == Reach::Routed || (bridge.is_some() && l.master == bridge.map(|b| b.ifindex))
         })
         .filter_map(|veth| {
             let (peer_ns, peer) = peer_of(facts, ns, veth)?;
+            if peer_ns.has_vxlan() {
+                return None;
+            }
             let ips = ipv4_addresses(peer);
             let port_of = veth
                 .master

@@ -428,3 +428,34 @@ fn namespace_labels_are_checked_and_filter_devices() {
             .contains("\"reach\":\"bridged\"")
     );
 }
+
+#[test]
+fn a_veth_underlay_is_no_container() {
+    // Prism's labs wire the nodes with a veth: the route to the peer node
+    // leads out of it, as a pod's would, but it is the underlay.
+    let mut facts = flannel();
+    facts.namespaces[0].links[0] = L::new(2, "eth0", "veth", "52:54:00:00:00:01")
+        .addr("192.168.100.1/24")
+        .peer(2, 1)
+        .0;
+    facts.namespaces[0].nsids.push((1, 600));
+    let mut other = flannel().namespaces.remove(0);
+    other.label = "node2".into();
+    other.inode = 600;
+    other.links[0] = L::new(2, "eth0", "veth", "52:54:00:00:00:02")
+        .addr("192.168.100.2/24")
+        .peer(2, 0)
+        .0;
+    facts.namespaces.push(other);
+    let model = learn(&facts);
+    let node1 = &model.overlays[0];
+    assert_eq!(node1.locals.len(), 1, "{:?}", node1.locals);
+    assert_eq!(node1.locals[0].dev.ns.inode, 400);
+    let roles: Vec<(u32, Role)> = model
+        .devices()
+        .iter()
+        .filter(|d| d.ifindex == 2)
+        .map(|d| (d.netns_inum, d.role))
+        .collect();
+    assert!(roles.contains(&(600, Role::Underlay)), "{roles:?}");
+}
