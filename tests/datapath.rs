@@ -5,7 +5,10 @@ mod support;
 
 use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
 use prism_datapath::object::{DatapathObject, RX_PROGRAM, STEER_PROGRAM, TX_PROGRAM};
-use prism_datapath_common::{Config, DSCP_KEEP, EGRESS, RX, Remote, TX, Tunnel, mode, reason};
+use prism_datapath::tables::Tables;
+use prism_datapath_common::{
+    Config, DSCP_KEEP, EGRESS, Local, RX, Remote, TX, Tunnel, kind, mode, reason,
+};
 use prism_rules::RuleSet;
 use support::packets::*;
 
@@ -15,6 +18,8 @@ const TC_ACT_REDIRECT: u32 = 7;
 
 const UNDERLAY_IFINDEX: u32 = 2;
 const HOST_VETH_IFINDEX: u32 = 5;
+const VXLAN_IFINDEX: u32 = 3;
+const VXLAN_MAC: [u8; 6] = [0x5e, 0, 0x0f, 0, 0, 2];
 const VNI: u32 = 42;
 const LOCAL_VTEP: [u8; 4] = [192, 168, 100, 2];
 const REMOTE_VTEP: [u8; 4] = [192, 168, 100, 1];
@@ -34,6 +39,22 @@ fn v6(last: u8) -> [u8; 16] {
     a
 }
 
+/// Host 2's end of the tunnel.
+fn tunnel(kind: u8) -> Tunnel {
+    Tunnel {
+        underlay_ifindex: UNDERLAY_IFINDEX,
+        local_ip: LOCAL_VTEP,
+        vni: VNI,
+        underlay_mtu: 1500,
+        src_mac: UNDERLAY_MAC,
+        port: 4789,
+        vxlan_ifindex: VXLAN_IFINDEX,
+        vxlan_mac: VXLAN_MAC,
+        kind,
+        _pad: 0,
+    }
+}
+
 /// A datapath as on host 2 of the lab: rules "udp port 7777" and
 /// "tcp dport 11211", sync mode.
 fn datapath(modes: u32) -> DatapathObject {
@@ -47,30 +68,29 @@ fn datapath_with(modes: u32, dscp: u8) -> DatapathObject {
     dp.set_config(Config {
         modes,
         priority: 6,
-        vxlan_port: 4789,
         nic_high_queue: 3,
         nic_low_queue: 1,
         dscp,
-        _pad: 0,
+        _pad: [0; 3],
     })
     .unwrap();
-    dp.set_tunnel(Tunnel {
-        underlay_ifindex: UNDERLAY_IFINDEX,
-        local_ip: LOCAL_VTEP,
-        vni: VNI,
-        underlay_mtu: 1500,
-        src_mac: UNDERLAY_MAC,
-        _pad: [0; 2],
-    })
-    .unwrap();
-    dp.set_locals(&[(LOCAL_CONTAINER, HOST_VETH_IFINDEX)])
-        .unwrap();
     let remote = Remote {
         vtep_ip: REMOTE_VTEP,
         next_hop_mac: PEER_UNDERLAY_MAC,
         _pad: [0; 6],
     };
-    dp.set_remotes(&[(REMOTE_CONTAINER, remote)]).unwrap();
+    dp.set_tables(&Tables {
+        tunnel: tunnel(kind::BRIDGED),
+        locals: vec![(
+            LOCAL_CONTAINER,
+            Local {
+                host_veth_ifindex: HOST_VETH_IFINDEX,
+            },
+        )],
+        remotes: vec![(REMOTE_CONTAINER, remote)],
+        ..Default::default()
+    })
+    .unwrap();
     dp.set_rules(&RuleSet::parse(&["udp port 7777", "tcp dport 11211"]).unwrap())
         .unwrap();
     dp

@@ -270,6 +270,12 @@ pub struct EnableArgs {
     /// every 5 s). Ctrl-C stops watching; the datapath stays enabled.
     #[arg(long)]
     pub watch: bool,
+
+    /// Serve routed overlays (Flannel, Calico) too, accepting that their
+    /// high-priority packets skip the node's IP forwarding and netfilter:
+    /// FORWARD rules, conntrack and any network policy enforced there.
+    #[arg(long)]
+    pub allow_netfilter_bypass: bool,
 }
 
 #[derive(Debug, Subcommand)]

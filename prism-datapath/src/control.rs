@@ -18,7 +18,7 @@ use aya::{
         tc::TcAttachOptions,
     },
 };
-use prism_datapath_common::{Config, DSCP_KEEP, Local, Remote, Tunnel, mac_key, mode};
+use prism_datapath_common::{Config, DSCP_KEEP, Local, Remote, mode};
 use prism_kernel::{
     mounts::{self, PseudoFs},
     netns,
@@ -28,10 +28,14 @@ use prism_rules::RuleSet;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    object::{Counters, DatapathObject, RX_PROGRAM, STEER_PROGRAM, TX_PROGRAM},
+    object::{
+        Counters, DatapathObject, PROGRAMS, RX_PROGRAM, RX_SANDBOX_PROGRAM, STEER_PROGRAM,
+        TX_PROGRAM,
+    },
     pins::{self, Transaction},
     rules::PinnedRules,
-    topology::{self, Host},
+    tables::{PinnedMaps, Tables},
+    topology::{self, Host, Plan, Refusal, Scope},
 };
 
 /// Datapath modes, combinable.
@@ -97,6 +101,28 @@ pub struct EnableOptions {
     /// nic mode: the CPU that processes the high-priority ring; None: the
     /// last CPU.
     pub nic_cpu: Option<usize>,
+    /// Routed overlays: accept that the fast path skips the node's IP
+    /// forwarding and netfilter for high-priority flows.
+    pub allow_netfilter_bypass: bool,
+}
+
+/// mark mode's `skb->priority` unless told otherwise (TC_PRIO_INTERACTIVE).
+pub const DEFAULT_PRIORITY: u32 = 6;
+
+impl Default for EnableOptions {
+    /// sync mode on every host, the rules in place.
+    fn default() -> Self {
+        Self {
+            modes: vec![Mode::Sync],
+            rules: None,
+            underlay: None,
+            namespaces: Vec::new(),
+            priority: DEFAULT_PRIORITY,
+            dscp: None,
+            nic_cpu: None,
+            allow_netfilter_bypass: false,
+        }
+    }
 }
 
 /// nic mode on a veth underlay: high-priority packets go on transmit queue
@@ -115,6 +141,9 @@ pub struct State {
     pub priority: u32,
     #[serde(default)]
     pub dscp: Option<u8>,
+    /// Routed overlays were enabled with `--allow-netfilter-bypass`.
+    #[serde(default)]
+    pub allow_netfilter_bypass: bool,
     pub hosts: Vec<HostState>,
 }
 
@@ -122,7 +151,13 @@ pub struct State {
 pub struct HostState {
     pub namespace: String,
     pub netns_inode: u32,
+    /// How the programs serve it.
+    #[serde(default = "bridged")]
+    pub plan: Plan,
     pub underlay: String,
+    /// Where the underlay and the VXLAN socket are (Docker: the node's).
+    #[serde(default)]
+    pub socket_namespace: String,
     pub vxlan: String,
     pub vni: u32,
     /// Host veths the transmit program is attached to.
@@ -169,6 +204,12 @@ pub struct EnableReport {
     /// Other programs found on the hooks this call attached to (they stay,
     /// and run after Prism's).
     pub others: Vec<String>,
+    /// VXLAN devices not served, and why.
+    pub refused: Vec<Refusal>,
+}
+
+fn bridged() -> Plan {
+    Plan::Bridged
 }
 
 /// Enables (or updates) the datapath on every host found.
@@ -189,14 +230,48 @@ pub fn update(opts: &EnableOptions) -> Result<Option<EnableReport>> {
 
 fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
     mounts::ensure(PseudoFs::Bpf)?;
-    let hosts = topology::discover(opts.underlay.as_deref(), &opts.namespaces)?;
+    let found = topology::discover(&scope(opts))?;
+    let refused = found.refused;
+    let hosts = found.served;
+    let why = || {
+        refused
+            .iter()
+            .map(|r| format!("\n  {} in {}: {}", r.device, r.namespace, r.reason))
+            .collect::<String>()
+    };
     if hosts.is_empty() {
-        match &opts.underlay {
-            Some(dev) => bail!("no VXLAN device runs over an underlay named {dev}"),
-            None => bail!(
+        match (&opts.underlay, refused.is_empty()) {
+            (_, false) => bail!("the datapath can serve no overlay on this host:{}", why()),
+            (Some(dev), true) => bail!("no VXLAN device runs over an underlay named {dev}"),
+            (None, true) => bail!(
                 "no VXLAN device found in any network namespace; is the overlay up? (try `prism lab up`)"
             ),
         }
+    }
+    if hosts.iter().all(|h| h.locals.is_empty()) {
+        let each: String = hosts
+            .iter()
+            .map(|h| {
+                format!(
+                    "\n  {} in {}: no local container on it",
+                    h.vxlan.name, h.namespace
+                )
+            })
+            .collect();
+        bail!(
+            "the datapath would fast-path nothing: no VXLAN device here has a container on it{each}{}",
+            why()
+        );
+    }
+    if opts.modes.contains(&Mode::Nic)
+        && let Some(h) = hosts.iter().find(|h| h.plan == Plan::Sandbox)
+    {
+        bail!(
+            "nic mode on Docker's split namespaces ({} in {}, its underlay in {}) is not supported yet",
+            h.vxlan.name,
+            h.namespace,
+            h.socket_namespace
+        );
     }
     let previous = State::load()?;
     let fresh = previous.is_none();
@@ -207,12 +282,11 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
     let config = Config {
         modes: mode_bits(&opts.modes),
         priority: opts.priority,
-        vxlan_port: hosts[0].port,
         // The kernel reads queue + 1 as a recorded queue (see steer.rs).
         nic_high_queue: NIC_HIGH_QUEUE + 1,
         nic_low_queue: NIC_LOW_QUEUE + 1,
         dscp: opts.dscp.unwrap_or(DSCP_KEEP),
-        _pad: 0,
+        _pad: [0; 3],
     };
     let nic = opts.modes.contains(&Mode::Nic);
     let mut tx = Transaction::default();
@@ -251,6 +325,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
         modes: opts.modes.clone(),
         priority: opts.priority,
         dscp: opts.dscp,
+        allow_netfilter_bypass: opts.allow_netfilter_bypass,
         hosts: states,
     };
     state.save()?;
@@ -261,14 +336,26 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
         rules,
         attached,
         others,
+        refused,
     })
+}
+
+/// What an enable may serve.
+pub fn scope(opts: &EnableOptions) -> Scope<'_> {
+    Scope {
+        underlay: opts.underlay.as_deref(),
+        namespaces: &opts.namespaces,
+        allow_netfilter_bypass: opts.allow_netfilter_bypass,
+    }
 }
 
 fn host_state(host: &Host) -> HostState {
     HostState {
         namespace: host.namespace.clone(),
         netns_inode: host.netns_inode,
+        plan: host.plan,
         underlay: host.underlay.name.clone(),
+        socket_namespace: host.socket_namespace.clone(),
         vxlan: host.vxlan.name.clone(),
         vni: host.vni,
         host_veths: host
@@ -298,16 +385,12 @@ fn enable_host(
         fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
         tx.created(dir.clone());
         let mut obj = DatapathObject::load(Some(&pins::rules_dir()))?;
-        for name in ["CONFIG", "TUNNEL", "LOCAL", "REMOTE", "COUNTERS"] {
+        for name in TABLE_MAPS {
             let path = dir.join(name);
             obj.ebpf().map(name).context("map missing")?.pin(&path)?;
             tx.created(path);
         }
-        for (name, pin) in [
-            (RX_PROGRAM, "prog_rx"),
-            (TX_PROGRAM, "prog_tx"),
-            (STEER_PROGRAM, "prog_steer"),
-        ] {
+        for (name, pin) in PROGRAMS {
             let path = dir.join(pin);
             obj.program(name)?.pin(&path)?;
             tx.created(path);
@@ -389,61 +472,23 @@ fn restore_masks(path: &Path, ns: &str, dev: &str, state: &mut HostState) {
     }
 }
 
+/// The maps each host pins: live settings, tables and counters.
+const TABLE_MAPS: [&str; 7] = [
+    "CONFIG",
+    "TUNNEL",
+    "LOCAL",
+    "REMOTE",
+    "LOCAL_IP",
+    "REMOTE_NET",
+    "COUNTERS",
+];
+
 /// Fills the host's pinned maps from what rtnetlink said.
 fn write_tables(dir: &Path, host: &Host, config: &Config) -> Result<()> {
-    let pinned = |name: &str| -> Result<MapData> {
-        MapData::from_pin(dir.join(name)).with_context(|| format!("open pinned {name}"))
-    };
-    Array::<_, Config>::try_from(Map::Array(pinned("CONFIG")?))?.set(0, *config, 0)?;
-    let tunnel = Tunnel {
-        underlay_ifindex: host.underlay.ifindex,
-        local_ip: host.local_ip.octets(),
-        vni: host.vni,
-        underlay_mtu: host.underlay_mtu,
-        src_mac: host.underlay_mac,
-        _pad: [0; 2],
-    };
-    Array::<_, Tunnel>::try_from(Map::Array(pinned("TUNNEL")?))?.set(0, tunnel, 0)?;
-    let mut locals: HashMap<_, u64, Local> = HashMap::try_from(Map::HashMap(pinned("LOCAL")?))?;
-    let keep: Vec<u64> = host.locals.iter().map(|l| mac_key(l.mac_bytes)).collect();
-    for l in &host.locals {
-        locals.insert(
-            mac_key(l.mac_bytes),
-            Local {
-                host_veth_ifindex: l.host_veth.ifindex,
-            },
-            0,
-        )?;
-    }
-    prune(&mut locals, &keep);
-    let mut remotes: HashMap<_, u64, Remote> = HashMap::try_from(Map::HashMap(pinned("REMOTE")?))?;
-    let known: Vec<_> = host
-        .remotes
-        .iter()
-        .filter_map(|r| Some((r, r.next_hop?)))
-        .collect();
-    let keep: Vec<u64> = known.iter().map(|(r, _)| mac_key(r.mac_bytes)).collect();
-    for (r, next_hop) in known {
-        let remote = Remote {
-            vtep_ip: r.vtep.octets(),
-            next_hop_mac: next_hop,
-            _pad: [0; 6],
-        };
-        remotes.insert(mac_key(r.mac_bytes), remote, 0)?;
-    }
-    prune(&mut remotes, &keep);
-    Ok(())
-}
-
-fn prune<V: aya::Pod>(map: &mut HashMap<MapData, u64, V>, keep: &[u64]) {
-    let stale: Vec<u64> = map
-        .keys()
-        .filter_map(Result::ok)
-        .filter(|k| !keep.contains(k))
-        .collect();
-    for k in stale {
-        let _ = map.remove(&k);
-    }
+    let mut maps = PinnedMaps::new(dir.to_path_buf());
+    Array::<_, Config>::try_from(crate::tables::Maps::map(&mut maps, "CONFIG")?)?
+        .set(0, *config, 0)?;
+    Tables::of(host).write(&mut maps)
 }
 
 /// Attaches the receive program to the underlay and the transmit program
@@ -460,7 +505,12 @@ fn attach_missing(
 ) -> Result<usize> {
     let ingress = TcAttachType::Ingress;
     let underlay = host.underlay.name.clone();
-    let mut wanted = vec![("link_rx".to_string(), "prog_rx", underlay.clone(), ingress)];
+    // Docker: after the kernel's decap on the sandbox's VXLAN device.
+    let rx = match host.plan {
+        Plan::Sandbox => ("prog_rx_sandbox", host.vxlan.name.clone()),
+        _ => ("prog_rx", underlay.clone()),
+    };
+    let mut wanted = vec![("link_rx".to_string(), rx.0, rx.1, ingress)];
     if nic {
         wanted.push((
             "link_steer".into(),
@@ -519,7 +569,7 @@ fn other_programs(dev: &str, hook: TcAttachType) -> Result<Vec<String>> {
     let (_, programs) = SchedClassifier::query_tcx(dev, hook).with_context(|| {
         format!("query the tcx programs on {dev}; the datapath needs tcx (Linux 6.6 or newer)")
     })?;
-    let ours = [RX_PROGRAM, TX_PROGRAM, STEER_PROGRAM];
+    let ours = [RX_PROGRAM, RX_SANDBOX_PROGRAM, TX_PROGRAM, STEER_PROGRAM];
     Ok(programs
         .iter()
         .map(|p| (p.id(), p.name_as_str().unwrap_or("?").to_string()))

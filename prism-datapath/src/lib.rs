@@ -7,6 +7,7 @@ pub mod control;
 pub mod object;
 pub mod pins;
 pub mod rules;
+pub mod tables;
 pub mod topology;
 pub mod watch;
 

@@ -5,20 +5,29 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, PerCpuArray},
+    maps::{Array, PerCpuArray},
     programs::SchedClassifier,
 };
-use prism_datapath_common::{
-    COUNTER_SLOTS, Config, Local, Remote, Tunnel, counter_slot, mac_key, reason,
-};
+use prism_datapath_common::{COUNTER_SLOTS, Config, counter_slot, reason};
 use prism_kernel::bpf::program;
 use prism_rules::{Rule, RuleSet};
 use serde::Serialize;
 
+use crate::tables::{Maps, Tables};
+
 /// Program names in the object.
 pub const RX_PROGRAM: &str = "prism_rx";
+pub const RX_SANDBOX_PROGRAM: &str = "prism_rx_sandbox";
 pub const TX_PROGRAM: &str = "prism_tx";
 pub const STEER_PROGRAM: &str = "prism_steer";
+
+/// Every program, and the name its pin has in a host's directory.
+pub const PROGRAMS: [(&str, &str); 4] = [
+    (RX_PROGRAM, "prog_rx"),
+    (RX_SANDBOX_PROGRAM, "prog_rx_sandbox"),
+    (TX_PROGRAM, "prog_tx"),
+    (STEER_PROGRAM, "prog_steer"),
+];
 
 /// The loaded (not yet attached) datapath of one host.
 pub struct DatapathObject {
@@ -39,7 +48,7 @@ impl DatapathObject {
         let mut ebpf = loader
             .load(crate::object())
             .context("load the datapath object")?;
-        for name in [RX_PROGRAM, TX_PROGRAM, STEER_PROGRAM] {
+        for (name, _) in PROGRAMS {
             let p: &mut SchedClassifier = program(&mut ebpf, name)?;
             p.load().with_context(|| format!("load {name}"))?;
         }
@@ -63,37 +72,23 @@ impl DatapathObject {
             .map_mut(name)
             .with_context(|| format!("{name} map missing"))
     }
+}
 
+impl Maps for DatapathObject {
+    fn map(&mut self, name: &str) -> Result<&mut aya::maps::Map> {
+        self.map_mut(name)
+    }
+}
+
+impl DatapathObject {
     pub fn set_config(&mut self, config: Config) -> Result<()> {
         Array::<_, Config>::try_from(self.map_mut("CONFIG")?)?.set(0, config, 0)?;
         Ok(())
     }
 
-    pub fn set_tunnel(&mut self, tunnel: Tunnel) -> Result<()> {
-        Array::<_, Tunnel>::try_from(self.map_mut("TUNNEL")?)?.set(0, tunnel, 0)?;
-        Ok(())
-    }
-
-    /// Replaces the local containers: MAC -> host veth ifindex.
-    pub fn set_locals(&mut self, locals: &[([u8; 6], u32)]) -> Result<()> {
-        let mut map: HashMap<_, u64, Local> = HashMap::try_from(self.map_mut("LOCAL")?)?;
-        replace(
-            &mut map,
-            locals.iter().map(|(mac, ifindex)| {
-                (
-                    mac_key(*mac),
-                    Local {
-                        host_veth_ifindex: *ifindex,
-                    },
-                )
-            }),
-        )
-    }
-
-    /// Replaces the remote containers: MAC -> VTEP and next hop.
-    pub fn set_remotes(&mut self, remotes: &[([u8; 6], Remote)]) -> Result<()> {
-        let mut map: HashMap<_, u64, Remote> = HashMap::try_from(self.map_mut("REMOTE")?)?;
-        replace(&mut map, remotes.iter().map(|(mac, r)| (mac_key(*mac), *r)))
+    /// Writes the tunnel and the container tables.
+    pub fn set_tables(&mut self, tables: &Tables) -> Result<()> {
+        tables.write(self)
     }
 
     /// Writes the rules (into the shared map when pinned).
@@ -114,25 +109,6 @@ pub(crate) fn write_rules(map: &mut aya::maps::Map, rules: &RuleSet) -> Result<(
     let mut array: Array<_, Rule> = Array::try_from(map)?;
     for (i, rule) in rules.rules().iter().enumerate() {
         array.set(i as u32, *rule, 0)?;
-    }
-    Ok(())
-}
-
-fn replace<V: aya::Pod>(
-    map: &mut HashMap<&mut aya::maps::MapData, u64, V>,
-    entries: impl Iterator<Item = (u64, V)>,
-) -> Result<()> {
-    let entries: Vec<(u64, V)> = entries.collect();
-    let stale: Vec<u64> = map
-        .keys()
-        .filter_map(Result::ok)
-        .filter(|k| !entries.iter().any(|(e, _)| e == k))
-        .collect();
-    for (k, v) in entries {
-        map.insert(k, v, 0)?;
-    }
-    for k in stale {
-        let _ = map.remove(&k);
     }
     Ok(())
 }

@@ -1,16 +1,11 @@
-//! What the datapath needs to know of each host, learned from rtnetlink:
-//! the VXLAN device and its underlay, the containers' veths and MACs, the
-//! remote containers behind each VTEP (the VXLAN FDB) and the VTEPs' MACs
-//! on the underlay (ARP).
+//! What the datapath serves on each overlay, from the overlay model: where
+//! its programs attach, the tables they need, and, where it can serve
+//! nothing, why.
 
-use std::{net::IpAddr, net::Ipv4Addr, path::PathBuf};
+use std::{net::Ipv4Addr, path::PathBuf};
 
-use anyhow::{Context, Result, bail};
-use prism_kernel::{
-    netns::{self, Namespace},
-    rtnl::{self, Link},
-};
-use rtnetlink::packet_route::AddressFamily;
+use anyhow::Result;
+use prism_overlay::{Model, Overlay, Reach};
 use serde::Serialize;
 
 /// A device the datapath attaches to.
@@ -20,41 +15,78 @@ pub struct Port {
     pub ifindex: u32,
 }
 
+/// How the programs serve a host (see `prism_datapath_common::kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    /// Bridged, underlay beside the VXLAN device: decap on the underlay,
+    /// redirect by inner MAC.
+    Bridged,
+    /// Routed (Flannel, Calico): decap on the underlay, route by inner IP.
+    Routed,
+    /// Docker: the VXLAN device in a sandbox; redirect after its decap.
+    Sandbox,
+}
+
+impl Plan {
+    pub fn kind(self) -> u8 {
+        use prism_datapath_common::kind;
+        match self {
+            Self::Bridged => kind::BRIDGED,
+            Self::Routed => kind::ROUTED,
+            Self::Sandbox => kind::SANDBOX,
+        }
+    }
+}
+
 /// A container on this host.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct LocalContainer {
     pub mac: String,
     #[serde(skip)]
     pub mac_bytes: [u8; 6],
+    pub ips: Vec<Ipv4Addr>,
     /// Its veth's host side: where the transmit program attaches, and the
     /// receive program's `bpf_redirect_peer` target.
     pub host_veth: Port,
+    /// Routed hosts: the source MAC forwarding gives its packets.
+    #[serde(skip)]
+    pub gateway_mac: [u8; 6],
 }
 
-/// A container behind another VTEP.
+/// A container (bridged) or pod prefix (routed) behind another VTEP.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct RemoteContainer {
+    /// The inner destination MAC: the container's, or the remote VTEP
+    /// device's on a routed overlay.
     pub mac: String,
     #[serde(skip)]
     pub mac_bytes: [u8; 6],
+    pub prefix: Option<(Ipv4Addr, u8)>,
     pub vtep: Ipv4Addr,
-    /// The VTEP's MAC on the underlay (ARP), if known.
+    /// The next hop's MAC on the underlay (ARP), if known.
     #[serde(skip)]
     pub next_hop: Option<[u8; 6]>,
 }
 
-/// One host of the overlay: a network namespace with a VXLAN device.
+/// One host of the overlay: a VXLAN device and what hangs off it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Host {
-    /// The namespace's label (see `prism_kernel::netns::all`).
+    /// The namespace the programs attach in (the VXLAN device's) and the
+    /// key of its pins.
     pub namespace: String,
     #[serde(skip)]
     pub ns_path: PathBuf,
     pub netns_inode: u32,
+    pub plan: Plan,
     pub vxlan: Port,
+    #[serde(skip)]
+    pub vxlan_mac: [u8; 6],
     pub vni: u32,
     pub port: u16,
+    /// The underlay, in `socket_namespace`.
     pub underlay: Port,
+    pub socket_namespace: String,
     #[serde(skip)]
     pub underlay_mac: [u8; 6],
     /// A veth (the lab's wire) rather than a NIC.
@@ -65,190 +97,203 @@ pub struct Host {
     pub remotes: Vec<RemoteContainer>,
 }
 
-/// Every host (namespace with a VXLAN device) on this machine; only those
-/// whose underlay device is called `underlay`, and only in the namespaces
-/// labelled in `only` when it is not empty.
-pub fn discover(underlay: Option<&str>, only: &[String]) -> Result<Vec<Host>> {
-    let namespaces: Vec<(Namespace, Vec<Link>)> = netns::all()
-        .into_iter()
-        .filter_map(|ns| {
-            let links = links_in(&ns).ok()?;
-            Some((ns, links))
-        })
-        .collect();
-    let mut hosts = Vec::new();
-    for (ns, links) in &namespaces {
-        if !only.is_empty() && !only.contains(&ns.label) {
+impl Host {
+    /// What the fast path can serve here, for people.
+    pub fn serves(&self) -> String {
+        let remotes = self.remotes.iter().filter(|r| r.next_hop.is_some()).count();
+        let unit = if self.plan == Plan::Routed {
+            "remote pod prefix(es)"
+        } else {
+            "remote container(s)"
+        };
+        format!("{} local container(s), {remotes} {unit}", self.locals.len())
+    }
+}
+
+/// A VXLAN device the datapath does not serve, and why.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Refusal {
+    pub namespace: String,
+    pub device: String,
+    pub reason: String,
+}
+
+/// What `discover` found: hosts to serve and devices refused.
+#[derive(Clone, Debug, Default)]
+pub struct Hosts {
+    pub served: Vec<Host>,
+    pub refused: Vec<Refusal>,
+}
+
+/// Choices that decide what may be served.
+#[derive(Clone, Debug, Default)]
+pub struct Scope<'a> {
+    /// Only hosts whose underlay is this device.
+    pub underlay: Option<&'a str>,
+    /// Only hosts in these namespaces (labels); empty: all.
+    pub namespaces: &'a [String],
+    /// Routed overlays: the fast path skips IP forwarding and netfilter.
+    pub allow_netfilter_bypass: bool,
+}
+
+/// Every VXLAN host on this machine, served or refused with the reason.
+pub fn discover(scope: &Scope) -> Result<Hosts> {
+    let model = prism_overlay::discover()?;
+    model.check_namespaces(scope.namespaces)?;
+    Ok(plan(&model, scope))
+}
+
+/// The hosts of a model (pure: tested on hand-written models).
+pub fn plan(model: &Model, scope: &Scope) -> Hosts {
+    let mut hosts = Hosts::default();
+    let mut seen_namespaces: Vec<u32> = Vec::new();
+    for o in &model.overlays {
+        let in_scope = scope.namespaces.is_empty()
+            || scope.namespaces.contains(&o.vxlan.ns.label)
+            || scope.namespaces.contains(&o.socket_ns.label);
+        if !in_scope {
             continue;
         }
-        let vxlans: Vec<&Link> = links.iter().filter(|l| l.vxlan.is_some()).collect();
-        let vxlan = match vxlans.as_slice() {
-            [] => continue,
-            [one] => *one,
-            many => bail!(
-                "namespace {} has {} VXLAN devices ({}); Prism handles one per namespace",
-                ns.label,
-                many.len(),
-                many.iter()
-                    .map(|l| l.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+        if let Some(dev) = scope.underlay
+            && o.underlay.as_ref().is_none_or(|u| u.dev.name != dev)
+        {
+            continue;
+        }
+        let refuse = |reason: String| Refusal {
+            namespace: o.vxlan.ns.label.clone(),
+            device: o.vxlan.name.clone(),
+            reason,
         };
-        let host = host_of(ns, links, vxlan, &namespaces)
-            .with_context(|| format!("learn the overlay of namespace {}", ns.label))?;
-        if underlay.is_none_or(|u| host.underlay.name == u) {
-            hosts.push(host);
+        if seen_namespaces.contains(&o.vxlan.ns.inode) {
+            hosts.refused.push(refuse(format!(
+                "namespace {} has another VXLAN device Prism serves; Prism handles one per namespace",
+                o.vxlan.ns.label
+            )));
+            continue;
+        }
+        match host_of(o, scope) {
+            Ok(host) => {
+                seen_namespaces.push(o.vxlan.ns.inode);
+                hosts.served.push(host);
+            }
+            Err(reason) => hosts.refused.push(refuse(reason)),
         }
     }
-    Ok(hosts)
+    for t in &model.unsupported {
+        hosts.refused.push(Refusal {
+            namespace: t.namespace.clone(),
+            device: t.name.clone(),
+            reason: format!(
+                "a {} device: Prism's datapath handles VXLAN overlays only",
+                t.kind
+            ),
+        });
+    }
+    hosts
 }
 
-fn links_in(ns: &Namespace) -> Result<Vec<Link>> {
-    let file = std::fs::File::open(&ns.path)?;
-    netns::run_in_file(Some(&file), &ns.label, || {
-        rtnl::run(|nl| async move { nl.links().await })
-    })?
-}
-
-fn host_of(
-    ns: &Namespace,
-    links: &[Link],
-    vxlan: &Link,
-    all: &[(Namespace, Vec<Link>)],
-) -> Result<Host> {
-    let info = vxlan.vxlan.clone().unwrap_or_default();
-    let lower = info.lower.with_context(|| {
-        format!(
-            "VXLAN device {} has no underlay device (no `dev`)",
-            vxlan.name
-        )
-    })?;
-    let underlay = links.iter().find(|l| l.ifindex == lower).with_context(|| {
-        format!(
-            "the underlay of {} (ifindex {lower}) is not in its namespace",
-            vxlan.name
-        )
-    })?;
-    let local_ip = info
-        .local
-        .or_else(|| {
-            underlay
-                .addresses
-                .iter()
-                .find_map(|a| a.split('/').next()?.parse().ok())
-        })
-        .with_context(|| {
-            format!(
-                "{} has no local address and {} no IPv4 address",
-                vxlan.name, underlay.name
-            )
-        })?;
-    let bridge = vxlan.master;
-    let nsids = nsids_in(ns, all)?;
-    let locals = links
+/// The host of an overlay, or why the datapath cannot serve it.
+fn host_of(o: &Overlay, scope: &Scope) -> Result<Host, String> {
+    if o.external {
+        return Err(
+            "a flow-based (external) VXLAN device, as eBPF dataplanes use: it has no fixed VNI or remotes to follow".into(),
+        );
+    }
+    if o.ipv6_underlay {
+        return Err("an IPv6 underlay: Prism's datapath handles IPv4 underlays only".into());
+    }
+    let Some(underlay) = &o.underlay else {
+        return Err(format!("its underlay is unknown ({})", o.notes.join("; ")));
+    };
+    let Some(local_ip) = underlay.local_ip else {
+        return Err(format!(
+            "no local VTEP address: it has no `local` and {} no IPv4 address",
+            underlay.dev.name
+        ));
+    };
+    if o.learning && o.remotes.is_empty() {
+        return Err(
+            "it learns remote MACs from traffic (`learning`) and has no FDB entries: where remote containers are is not known until they talk".into(),
+        );
+    }
+    let plan = match (o.reach, o.is_split()) {
+        (Reach::Routed, _) if !scope.allow_netfilter_bypass => {
+            return Err(format!(
+                "a routed overlay{}: the fast path would skip the node's IP forwarding, netfilter (FORWARD chains, conntrack) and any network policy enforced there{} for high-priority flows; pass --allow-netfilter-bypass to accept that",
+                calico_hint(o).map(|_| " (Calico)").unwrap_or(""),
+                calico_hint(o).map(|h| format!(", {h}")).unwrap_or_default()
+            ));
+        }
+        (Reach::Routed, true) => {
+            return Err(
+                "a routed VXLAN device apart from its socket's namespace: not a layout Prism knows"
+                    .into(),
+            );
+        }
+        (Reach::Routed, false) => Plan::Routed,
+        (Reach::Bridged, true) => Plan::Sandbox,
+        (Reach::Bridged, false) => Plan::Bridged,
+    };
+    let locals = o
+        .locals
         .iter()
-        .filter(|l| l.kind.as_deref() == Some("veth") && bridge.is_some() && l.master == bridge)
-        .filter_map(|veth| {
-            let mac = peer_mac(veth, &nsids, all)?;
-            Some(LocalContainer {
-                mac: rtnl::format_mac(&mac),
-                mac_bytes: mac,
-                host_veth: Port {
-                    name: veth.name.clone(),
-                    ifindex: veth.ifindex,
-                },
-            })
+        .map(|c| LocalContainer {
+            mac: prism_kernel::rtnl::format_mac(&c.dev.mac),
+            mac_bytes: c.dev.mac,
+            ips: c.ips.clone(),
+            host_veth: Port {
+                name: c.host_veth.name.clone(),
+                ifindex: c.host_veth.ifindex,
+            },
+            gateway_mac: c.gateway_mac.unwrap_or_default(),
+        })
+        // A routed pod needs its address and its gateway's MAC.
+        .filter(|c| plan != Plan::Routed || (!c.ips.is_empty() && c.gateway_mac != [0; 6]))
+        .collect();
+    let remotes = o
+        .remotes
+        .iter()
+        .map(|r| RemoteContainer {
+            mac: prism_kernel::rtnl::format_mac(&r.mac),
+            mac_bytes: r.mac,
+            prefix: r.prefix,
+            vtep: r.vtep,
+            next_hop: r.next_hop_mac,
         })
         .collect();
-    let (fdb, arp) = netns_neighbours(ns, vxlan.ifindex, underlay.ifindex)?;
-    let remotes = fdb
-        .into_iter()
-        .filter(|n| n.mac != [0; 6])
-        .filter_map(|n| match n.ip {
-            Some(IpAddr::V4(vtep)) => Some(RemoteContainer {
-                mac: rtnl::format_mac(&n.mac),
-                mac_bytes: n.mac,
-                vtep,
-                next_hop: arp
-                    .iter()
-                    .find(|a| a.ip == Some(IpAddr::V4(vtep)))
-                    .map(|a| a.mac),
-            }),
-            _ => None,
-        })
-        .collect();
-    let underlay_mac = underlay
-        .mac
-        .as_deref()
-        .map(rtnl::parse_mac)
-        .transpose()?
-        .context("the underlay has no MAC address")?;
     Ok(Host {
-        namespace: ns.label.clone(),
-        ns_path: ns.path.clone(),
-        netns_inode: ns.inode,
+        namespace: o.vxlan.ns.label.clone(),
+        ns_path: o.vxlan.ns.path.clone(),
+        netns_inode: o.vxlan.ns.inode,
+        plan,
         vxlan: Port {
-            name: vxlan.name.clone(),
-            ifindex: vxlan.ifindex,
+            name: o.vxlan.name.clone(),
+            ifindex: o.vxlan.ifindex,
         },
-        vni: info.vni,
-        port: if info.port == 0 { 4789 } else { info.port },
+        vxlan_mac: o.vxlan.mac,
+        vni: o.vni,
+        port: o.port,
         underlay: Port {
-            name: underlay.name.clone(),
-            ifindex: underlay.ifindex,
+            name: underlay.dev.name.clone(),
+            ifindex: underlay.dev.ifindex,
         },
-        underlay_mac,
-        underlay_is_veth: underlay.kind.as_deref() == Some("veth"),
-        underlay_mtu: underlay.mtu.unwrap_or(1500),
+        socket_namespace: o.socket_ns.label.clone(),
+        underlay_mac: underlay.dev.mac,
+        underlay_is_veth: underlay.is_veth,
+        underlay_mtu: underlay.dev.mtu,
         local_ip,
         locals,
         remotes,
     })
 }
 
-/// The nsid `ns` gives each of the other namespaces (where it gave one).
-fn nsids_in(ns: &Namespace, all: &[(Namespace, Vec<Link>)]) -> Result<Vec<(u32, i32)>> {
-    let file = std::fs::File::open(&ns.path)?;
-    let paths: Vec<(u32, PathBuf)> = all.iter().map(|(n, _)| (n.inode, n.path.clone())).collect();
-    netns::run_in_file(Some(&file), &ns.label, || {
-        rtnl::run(|nl| async move {
-            let mut ids = Vec::new();
-            for (inode, path) in &paths {
-                if let Ok(Some(id)) = nl.nsid_of(path).await {
-                    ids.push((*inode, id));
-                }
-            }
-            Ok(ids)
-        })
-    })?
-}
-
-/// The MAC of a veth's peer: the veth, in the namespace its `link_netnsid`
-/// names, whose ifindex is this one's link.
-fn peer_mac(veth: &Link, nsids: &[(u32, i32)], all: &[(Namespace, Vec<Link>)]) -> Option<[u8; 6]> {
-    let peer_index = veth.link?;
-    let peer_ns = veth.link_netnsid?;
-    let inode = nsids.iter().find(|(_, id)| *id == peer_ns)?.0;
-    let (_, links) = all.iter().find(|(n, _)| n.inode == inode)?;
-    let peer = links
-        .iter()
-        .find(|l| l.ifindex == peer_index && l.link == Some(veth.ifindex))?;
-    rtnl::parse_mac(peer.mac.as_deref()?).ok()
-}
-
-/// The VXLAN device's FDB and the underlay's ARP entries.
-fn netns_neighbours(
-    ns: &Namespace,
-    vxlan: u32,
-    underlay: u32,
-) -> Result<(Vec<rtnl::Neighbour>, Vec<rtnl::Neighbour>)> {
-    let file = std::fs::File::open(&ns.path)?;
-    netns::run_in_file(Some(&file), &ns.label, || {
-        rtnl::run(|nl| async move {
-            let fdb = nl.neighbours(vxlan, AddressFamily::Bridge).await?;
-            let arp = nl.neighbours(underlay, AddressFamily::Inet).await?;
-            Ok((fdb, arp))
-        })
-    })?
+/// Calico's device and veth names, to say what a bypass would skip.
+fn calico_hint(o: &Overlay) -> Option<&'static str> {
+    let calico = o.vxlan.name == "vxlan.calico"
+        || o.locals
+            .iter()
+            .any(|c| c.host_veth.name.starts_with("cali"));
+    calico.then_some(
+        "Calico's NetworkPolicy and its conntrack (replies whose requests conntrack never saw are dropped as INVALID)",
+    )
 }

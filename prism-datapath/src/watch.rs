@@ -60,10 +60,7 @@ pub fn watch(
         ..opts.clone()
     };
     let mut hosts = State::load()?.map(|s| s.hosts).unwrap_or_default();
-    let mut sockets = subscribe(&crate::topology::discover(
-        opts.underlay.as_deref(),
-        &opts.namespaces,
-    )?)?;
+    let mut sockets = subscribe(&crate::topology::discover(&control::scope(&opts))?.served)?;
     let mut last_scan = Instant::now();
     while !stop() {
         let mut changes = rtnl_events::wait(&sockets, TICK)?;
@@ -79,10 +76,8 @@ pub fn watch(
             Ok(Some(report)) => {
                 if report.state.hosts != hosts || report.attached > 0 {
                     if !same_namespaces(&report.state.hosts, &hosts) {
-                        sockets = subscribe(&crate::topology::discover(
-                            opts.underlay.as_deref(),
-                            &opts.namespaces,
-                        )?)?;
+                        sockets =
+                            subscribe(&crate::topology::discover(&control::scope(&opts))?.served)?;
                     }
                     hosts = report.state.hosts.clone();
                     on_update(Update::Changed {

@@ -6,7 +6,10 @@ use prism_kernel::rtnl::{self, Link, Neighbour};
 
 use crate::{
     facts::{Facts, NamespaceFacts},
-    model::{Container, DeviceRef, Model, NsRef, Overlay, Reach, Remote, Underlay, UnderlayFrom},
+    model::{
+        Container, DeviceRef, Model, NsRef, OtherTunnel, Overlay, Reach, Remote, Underlay,
+        UnderlayFrom,
+    },
     routes,
 };
 
@@ -26,11 +29,29 @@ pub fn learn(facts: &Facts) -> Model {
                 .map(move |l| overlay_of(facts, ns, l))
         })
         .collect();
+    let unsupported = facts
+        .namespaces
+        .iter()
+        .flat_map(|ns| {
+            ns.links
+                .iter()
+                .filter(|l| OTHER_TUNNELS.contains(&kind(l)))
+                .map(|l| OtherTunnel {
+                    namespace: ns.label.clone(),
+                    name: l.name.clone(),
+                    kind: kind(l).to_string(),
+                })
+        })
+        .collect();
     Model {
         overlays,
+        unsupported,
         namespaces: facts.namespaces.iter().map(ns_ref).collect(),
     }
 }
+
+/// Link kinds of overlay tunnels other than VXLAN.
+const OTHER_TUNNELS: [&str; 5] = ["geneve", "gretap", "ip6gretap", "erspan", "bareudp"];
 
 fn ns_ref(ns: &NamespaceFacts) -> NsRef {
     NsRef {

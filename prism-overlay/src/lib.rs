@@ -21,7 +21,7 @@ pub mod routes;
 
 pub use facts::Facts;
 pub use model::{
-    Container, DeviceRef, Model, NsRef, Overlay, Reach, Remote, Underlay, UnderlayFrom,
+    Container, DeviceRef, Model, NsRef, OtherTunnel, Overlay, Reach, Remote, Underlay, UnderlayFrom,
 };
 pub use roles::{Device, Role};
 

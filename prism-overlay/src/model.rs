@@ -163,10 +163,20 @@ impl Overlay {
     }
 }
 
+/// A tunnel device of another kind than VXLAN (Geneve, GRE): an overlay
+/// Prism does not follow, named so that nothing is ignored silently.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OtherTunnel {
+    pub namespace: String,
+    pub name: String,
+    pub kind: String,
+}
+
 /// Every overlay on this machine.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Model {
     pub overlays: Vec<Overlay>,
+    pub unsupported: Vec<OtherTunnel>,
     /// Every namespace looked at (labels), for checking `--netns` names.
     #[serde(skip)]
     pub namespaces: Vec<NsRef>,

@@ -194,11 +194,11 @@ fn set_datapath(
         control::enable(&EnableOptions {
             modes,
             rules: Some(rules.clone()),
-            underlay: None,
             namespaces: hosts.to_vec(),
-            priority: 6,
-            dscp: None,
             nic_cpu: Some(prober_cpu),
+            // The lab's own routed flavors have no policy to bypass.
+            allow_netfilter_bypass: true,
+            ..Default::default()
         })?;
     }
     Ok(())

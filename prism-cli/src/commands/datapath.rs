@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use prism_datapath::{
     control::{self, EnableOptions, mode_names},
     rules::PinnedRules,
+    topology::{Plan, Refusal},
     watch::{End, Update},
 };
 use prism_kernel::caps::{CapSet, require};
@@ -36,6 +37,7 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
         priority: args.priority,
         dscp: args.dscp,
         nic_cpu: args.nic_cpu,
+        allow_netfilter_bypass: args.allow_netfilter_bypass,
     };
     let report = control::enable(&opts)?;
     let verb = if report.fresh {
@@ -50,6 +52,7 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
         report.attached
     );
     print_hosts(&report.state.hosts);
+    print_refused(&report.refused);
     print_others(&report.others);
     if args.watch {
         watch(&opts)?;
@@ -59,13 +62,35 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
 
 fn print_hosts(hosts: &[control::HostState]) {
     for h in hosts {
+        let (how, receive, remotes) = match h.plan {
+            Plan::Bridged => ("bridged", h.underlay.clone(), "remote container(s)"),
+            Plan::Routed => ("routed", h.underlay.clone(), "remote pod prefix(es)"),
+            Plan::Sandbox => (
+                "Docker sandbox",
+                format!(
+                    "{} after its decap (underlay {} in {})",
+                    h.vxlan, h.underlay, h.socket_namespace
+                ),
+                "remote container(s)",
+            ),
+        };
         println!(
-            "  {}: receive on {}, transmit on {} container veth(s) [{}], {} remote container(s)",
+            "  {} ({how}, {} VNI {}): receive on {receive}, transmit on {} container veth(s) [{}], {} {remotes}",
             h.namespace,
-            h.underlay,
+            h.vxlan,
+            h.vni,
             h.local_containers,
             h.host_veths.join(", "),
             h.remote_containers
+        );
+    }
+}
+
+fn print_refused(refused: &[Refusal]) {
+    for r in refused {
+        println!(
+            "  not served: {} in {}: {}",
+            r.device, r.namespace, r.reason
         );
     }
 }

@@ -35,9 +35,6 @@ const DEVICE_REFRESH: Duration = Duration::from_secs(5);
 /// The datapath's state and counters are read this often at most (and
 /// after each command): reading them walks its pins.
 const DATAPATH_REFRESH: Duration = Duration::from_secs(1);
-/// mark mode's skb->priority when `top` enables the datapath, as `prism enable`.
-const DEFAULT_PRIORITY: u32 = 6;
-
 pub struct Config {
     pub rules: RuleSet,
     pub namespaces: Vec<String>,
@@ -281,6 +278,15 @@ impl Worker {
         });
     }
 
+    /// Routed overlays stay as `prism enable --allow-netfilter-bypass`
+    /// left them: top never grants the bypass by itself.
+    fn allow_netfilter_bypass(&self) -> bool {
+        control::State::load()
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.allow_netfilter_bypass)
+    }
+
     fn enable(&mut self, modes: &[Mode]) -> Result<(String, String)> {
         let rules = self.rules();
         if rules.is_empty() {
@@ -289,11 +295,9 @@ impl Worker {
         let report = control::enable(&EnableOptions {
             modes: modes.to_vec(),
             rules: Some(rules),
-            underlay: None,
             namespaces: self.config.namespaces.clone(),
-            priority: DEFAULT_PRIORITY,
-            dscp: None,
-            nic_cpu: None,
+            allow_netfilter_bypass: self.allow_netfilter_bypass(),
+            ..Default::default()
         })?;
         let names = mode_names(modes);
         Ok((
@@ -313,12 +317,11 @@ impl Worker {
         }
         control::enable(&EnableOptions {
             modes: modes.to_vec(),
-            rules: None,
-            underlay: None,
             namespaces: self.config.namespaces.clone(),
             priority: status.priority,
             dscp: status.dscp,
-            nic_cpu: None,
+            allow_netfilter_bypass: self.allow_netfilter_bypass(),
+            ..Default::default()
         })?;
         let names = mode_names(modes);
         Ok((
@@ -375,11 +378,11 @@ impl Worker {
                     control::enable(&EnableOptions {
                         modes: self.initial.modes.clone(),
                         rules: Some(rules),
-                        underlay: None,
                         namespaces: self.config.namespaces.clone(),
                         priority: self.initial.priority,
                         dscp: self.initial.dscp,
-                        nic_cpu: None,
+                        allow_netfilter_bypass: self.allow_netfilter_bypass(),
+                        ..Default::default()
                     })
                     .map(drop)
                 })

@@ -36,8 +36,6 @@ pub struct Config {
     pub modes: u32,
     /// `skb->priority` for high-priority packets in mark mode.
     pub priority: u32,
-    /// VXLAN UDP port, host byte order.
-    pub vxlan_port: u16,
     /// In nic mode, the transmit queue (plus one, as the kernel records a
     /// queue in `queue_mapping`) for high-priority packets, and for others.
     pub nic_high_queue: u16,
@@ -45,11 +43,28 @@ pub struct Config {
     /// In mark mode, the DSCP that high-priority packets leave their
     /// container with, or [`DSCP_KEEP`].
     pub dscp: u8,
-    pub _pad: u8,
+    pub _pad: [u8; 3],
 }
 
 /// `Config::dscp`: leave the packets' DSCP as it is.
 pub const DSCP_KEEP: u8 = 0xff;
+
+/// How the host's overlay reaches its containers, and so what the
+/// programs do (`Tunnel::kind`).
+pub mod kind {
+    /// The VXLAN device is a bridge port beside the underlay (Prism's lab):
+    /// decapsulate on the underlay and redirect by inner MAC; encapsulate
+    /// on the host veth and redirect to the underlay.
+    pub const BRIDGED: u8 = 0;
+    /// The host routes between the VXLAN device and its pods (Flannel,
+    /// Calico): decapsulate, route by inner destination IP as the kernel
+    /// would (MACs, TTL); on transmit find the VTEP by prefix.
+    pub const ROUTED: u8 = 1;
+    /// The VXLAN device sits in a sandbox namespace apart from the underlay
+    /// (Docker): receive redirects from the VXLAN device's ingress after the
+    /// kernel's decap; transmit hands frames straight to the VXLAN device.
+    pub const SANDBOX: u8 = 2;
+}
 
 /// This host's end of the tunnel (the `TUNNEL` map).
 #[repr(C)]
@@ -63,7 +78,16 @@ pub struct Tunnel {
     pub underlay_mtu: u32,
     /// The underlay's MAC, source of encapsulated frames.
     pub src_mac: [u8; 6],
-    pub _pad: [u8; 2],
+    /// The VXLAN device's UDP port, host byte order.
+    pub port: u16,
+    /// The VXLAN device (the transmit target in a sandbox).
+    pub vxlan_ifindex: u32,
+    /// The VXLAN device's MAC: routed overlays' inner destination on
+    /// receive and inner source on transmit.
+    pub vxlan_mac: [u8; 6],
+    /// One of [`kind`].
+    pub kind: u8,
+    pub _pad: u8,
 }
 
 /// A container on this host (the `LOCAL` map, by its MAC).
@@ -72,6 +96,32 @@ pub struct Tunnel {
 pub struct Local {
     /// The host side of its veth pair: `bpf_redirect_peer` target.
     pub host_veth_ifindex: u32,
+}
+
+/// A container on a routed host (the `LOCAL_IP` map, by its IPv4 address
+/// in network byte order): where to redirect and the Ethernet header the
+/// kernel's forwarding would have written.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LocalIp {
+    pub host_veth_ifindex: u32,
+    /// The container's MAC: the new destination.
+    pub mac: [u8; 6],
+    /// Its gateway's MAC (the bridge's or the host veth's): the new source.
+    pub gateway_mac: [u8; 6],
+}
+
+/// A pod prefix behind another VTEP (the `REMOTE_NET` LPM trie, keyed by
+/// the prefix's address bytes in network order).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RemoteNet {
+    /// The VTEP's address, network byte order bytes.
+    pub vtep_ip: [u8; 4],
+    /// The next hop's MAC on the underlay.
+    pub next_hop_mac: [u8; 6],
+    /// The remote VXLAN device's MAC: the inner destination.
+    pub vtep_mac: [u8; 6],
 }
 
 /// A container behind another VTEP (the `REMOTE` map, by its MAC).
@@ -121,7 +171,12 @@ pub mod reason {
     pub const MARKED: u32 = 13;
     /// Put on its class's transmit queue (nic mode).
     pub const STEERED: u32 = 14;
-    pub const COUNT: u32 = 15;
+    /// Routed overlays: no local container or remote prefix for the inner
+    /// destination address.
+    pub const UNKNOWN_IP: u32 = 15;
+    /// Routed overlays: the TTL would expire (the kernel answers it).
+    pub const TTL: u32 = 16;
+    pub const COUNT: u32 = 17;
 
     pub const NAMES: [&str; COUNT as usize] = [
         "fast",
@@ -139,6 +194,8 @@ pub mod reason {
         "adjust_failed",
         "marked",
         "steered",
+        "unknown_ip",
+        "ttl",
     ];
 }
 
@@ -157,6 +214,8 @@ mod pod {
     unsafe impl aya::Pod for super::Tunnel {}
     unsafe impl aya::Pod for super::Local {}
     unsafe impl aya::Pod for super::Remote {}
+    unsafe impl aya::Pod for super::LocalIp {}
+    unsafe impl aya::Pod for super::RemoteNet {}
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod capabilities;
 mod dscp;
 mod flow;
 mod maps;
+mod route;
 mod rx;
 mod steer;
 mod tx;

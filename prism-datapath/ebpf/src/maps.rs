@@ -2,9 +2,11 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, PerCpuArray},
+    maps::{Array, HashMap, LpmTrie, PerCpuArray},
 };
-use prism_datapath_common::{COUNTER_SLOTS, Config, Local, Remote, Tunnel, counter_slot};
+use prism_datapath_common::{
+    COUNTER_SLOTS, Config, Local, LocalIp, Remote, RemoteNet, Tunnel, counter_slot,
+};
 
 // High-priority rules (`RULES`, `RULE_COUNT`), shared with the profilers.
 prism_rules::rule_maps!();
@@ -23,6 +25,14 @@ pub static LOCAL: HashMap<u64, Local> = HashMap::with_max_entries(4096, 0);
 #[map]
 pub static REMOTE: HashMap<u64, Remote> = HashMap::with_max_entries(16384, 0);
 
+/// Routed hosts: containers on this host, by IPv4 address.
+#[map]
+pub static LOCAL_IP: HashMap<u32, LocalIp> = HashMap::with_max_entries(4096, 0);
+
+/// Routed hosts: pod prefixes behind other VTEPs.
+#[map]
+pub static REMOTE_NET: LpmTrie<[u8; 4], RemoteNet> = LpmTrie::with_max_entries(16384, 0);
+
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
 
@@ -31,6 +41,11 @@ pub fn count(direction: u32, reason: u32, high: bool) {
     if let Some(n) = COUNTERS.get_ptr_mut(counter_slot(direction, reason, high as u32)) {
         unsafe { *n += 1 }
     }
+}
+
+#[inline(always)]
+pub fn tunnel() -> Option<&'static Tunnel> {
+    TUNNEL.get(0)
 }
 
 #[inline(always)]

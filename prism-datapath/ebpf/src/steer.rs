@@ -17,7 +17,7 @@ pub fn prism_steer(ctx: TcContext) -> i32 {
     if cfg.modes & mode::NIC == 0 {
         return TC_ACT_UNSPEC;
     }
-    let high = match vxlan(&ctx, &cfg) {
+    let high = match vxlan(&ctx) {
         Ok(v) => v.flow.high,
         Err(_) => false,
     };

@@ -1,8 +1,14 @@
 //! Transmit: TC ingress on a container's host-side veth. A packet whose flow
-//! is high priority and whose destination MAC is a container behind another
+//! is high priority and whose destination is a container behind another
 //! VTEP is VXLAN-encapsulated here and sent out of the underlay with
-//! `bpf_redirect`: no backlog queue, no bridge, no VXLAN device.
+//! `bpf_redirect`: no bridge or IP forwarding, no VXLAN device. The remote
+//! container is found by destination MAC on a bridged host, and by
+//! destination prefix on a routed one, whose packets are also given the
+//! inner Ethernet header and TTL the kernel's forwarding would give them.
+//! In Docker's sandbox the underlay is in another namespace: there the
+//! frame goes straight to the VXLAN device, skipping the bridge.
 
+use aya_ebpf::maps::lpm_trie::Key;
 use aya_ebpf::{
     bindings::{
         BPF_F_ADJ_ROOM_ENCAP_L2_ETH, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, BPF_F_ADJ_ROOM_ENCAP_L4_UDP,
@@ -12,12 +18,13 @@ use aya_ebpf::{
     macros::classifier,
     programs::TcContext,
 };
-use prism_datapath_common::{DSCP_KEEP, TX, Tunnel, mac_key, mode, reason};
+use prism_datapath_common::{DSCP_KEEP, TX, Tunnel, kind, mac_key, mode, reason};
 
 use crate::{
     dscp,
     flow::{ETH_LEN, Unreadable, classify, current, ethertype},
-    maps::{REMOTE, TUNNEL, config, count},
+    maps::{REMOTE, REMOTE_NET, config, count, tunnel},
+    route,
 };
 
 const IPV4_LEN: usize = 20;
@@ -67,9 +74,28 @@ fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
     if cfg.modes & mode::SYNC == 0 {
         return Err((reason::PASSED, true));
     }
+    let tunnel = tunnel().ok_or((reason::TRUNCATED, true))?;
     let dst = [eth[0], eth[1], eth[2], eth[3], eth[4], eth[5]];
-    let remote = unsafe { REMOTE.get(&mac_key(dst)) }.ok_or((reason::UNKNOWN_MAC, true))?;
-    let tunnel = TUNNEL.get(0).ok_or((reason::TRUNCATED, true))?;
+    let (inner_eth, vtep, next_hop) = if tunnel.kind == kind::ROUTED {
+        if flow.ipv6 {
+            return Err((reason::UNKNOWN_IP, true));
+        }
+        let ip = route::destination(ctx, ETH_LEN).map_err(|why| (why, true))?;
+        let remote = REMOTE_NET
+            .get(Key::new(32, ip))
+            .ok_or((reason::UNKNOWN_IP, true))?;
+        route::check_ttl(ctx, ETH_LEN).map_err(|why| (why, true))?;
+        let inner = route::ethernet(&remote.vtep_mac, &tunnel.vxlan_mac);
+        (inner, remote.vtep_ip, remote.next_hop_mac)
+    } else {
+        let remote = unsafe { REMOTE.get(&mac_key(dst)) }.ok_or((reason::UNKNOWN_MAC, true))?;
+        if tunnel.kind == kind::SANDBOX {
+            // The VXLAN device encapsulates: only the bridge is skipped.
+            count(TX, reason::FAST, true);
+            return Ok(unsafe { bpf_redirect(tunnel.vxlan_ifindex, 0) } as i32);
+        }
+        (eth, remote.vtep_ip, remote.next_hop_mac)
+    };
     if unsafe { (*ctx.skb.skb).gso_size } != 0 {
         return Err((reason::GSO, true));
     }
@@ -78,14 +104,10 @@ fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
     if inner_len + OUTER_LEN - ETH_LEN > tunnel.underlay_mtu as usize {
         return Err((reason::MTU, true));
     }
-    let outer = outer_headers(
-        &eth,
-        tunnel,
-        &remote.vtep_ip,
-        &remote.next_hop_mac,
-        inner_len,
-        outer_dscp,
-    );
+    if tunnel.kind == kind::ROUTED {
+        route::decrement_ttl(ctx, ETH_LEN).map_err(|why| (why, true))?;
+    }
+    let outer = outer_headers(&inner_eth, tunnel, &vtep, &next_hop, inner_len, outer_dscp);
     let flags = (BPF_F_ADJ_ROOM_ENCAP_L3_IPV4
         | BPF_F_ADJ_ROOM_ENCAP_L4_UDP
         | BPF_F_ADJ_ROOM_ENCAP_L2_ETH) as u64
@@ -170,7 +192,7 @@ fn outer_headers(
         // The source port spreads flows over the receiver's queues, as the
         // kernel's VXLAN does; the UDP checksum may be 0 over IPv4.
         sport: source_port().to_be(),
-        dport: 4789u16.to_be(),
+        dport: tunnel.port.to_be(),
         udp_len: (ip_len - IPV4_LEN as u16).to_be(),
         udp_csum: 0,
         // The I flag, then the VNI in the top 24 bits.

@@ -2,11 +2,11 @@
 //! inner frame's Ethernet header and flow read and classified.
 
 use aya_ebpf::programs::TcContext;
-use prism_datapath_common::{Config, reason};
+use prism_datapath_common::reason;
 
 use crate::{
     flow::{ETH_LEN, ETH_P_IP, Flow, Unreadable, classify, ethertype},
-    maps::TUNNEL,
+    maps::tunnel,
 };
 
 const IPV4_LEN: usize = 20;
@@ -14,7 +14,7 @@ const UDP_LEN: usize = 8;
 const VXLAN_LEN: usize = 8;
 const PROTO_UDP: u8 = 17;
 /// Where the inner Ethernet header starts.
-const INNER_AT: usize = ETH_LEN + IPV4_LEN + UDP_LEN + VXLAN_LEN;
+pub const INNER_AT: usize = ETH_LEN + IPV4_LEN + UDP_LEN + VXLAN_LEN;
 /// Outer IPv4 + UDP + VXLAN + inner Ethernet: what decapsulation removes
 /// after the outer Ethernet header.
 pub const DECAP_LEN: usize = IPV4_LEN + UDP_LEN + VXLAN_LEN + ETH_LEN;
@@ -28,7 +28,8 @@ pub struct Vxlan {
 /// The inner frame of a VXLAN packet of this host's VNI, or why the packet
 /// is not one the datapath handles (never high: the class is unknown).
 #[inline(always)]
-pub fn vxlan(ctx: &TcContext, cfg: &Config) -> Result<Vxlan, (u32, bool)> {
+pub fn vxlan(ctx: &TcContext) -> Result<Vxlan, (u32, bool)> {
+    let tunnel = tunnel().ok_or((reason::TRUNCATED, false))?;
     let eth: [u8; ETH_LEN] = ctx.load(0).map_err(|_| (reason::TRUNCATED, false))?;
     if ethertype(&eth) != ETH_P_IP {
         return Err((reason::NOT_VXLAN, false));
@@ -46,7 +47,7 @@ pub fn vxlan(ctx: &TcContext, cfg: &Config) -> Result<Vxlan, (u32, bool)> {
     let udp: [u8; UDP_LEN] = ctx
         .load(ETH_LEN + IPV4_LEN)
         .map_err(|_| (reason::TRUNCATED, false))?;
-    if u16::from_be_bytes([udp[2], udp[3]]) != cfg.vxlan_port {
+    if u16::from_be_bytes([udp[2], udp[3]]) != tunnel.port {
         return Err((reason::NOT_VXLAN, false));
     }
     let header: [u8; VXLAN_LEN] = ctx
@@ -56,7 +57,6 @@ pub fn vxlan(ctx: &TcContext, cfg: &Config) -> Result<Vxlan, (u32, bool)> {
         return Err((reason::NOT_VXLAN, false));
     }
     let vni = u32::from_be_bytes([0, header[4], header[5], header[6]]);
-    let tunnel = TUNNEL.get(0).ok_or((reason::TRUNCATED, false))?;
     if vni != tunnel.vni {
         return Err((reason::OTHER_VNI, false));
     }
