@@ -257,6 +257,7 @@ pub mod fixtures {
                     | Stage::Encap
             )
         };
+        let routed = |s: Stage| matches!(s, Stage::Route | Stage::TxRoute);
         let mut stages = Vec::new();
         for direction in [Direction::Rx, Direction::Tx] {
             for (i, stage) in Stage::of(direction).enumerate() {
@@ -273,8 +274,9 @@ pub mod fixtures {
                         direction,
                         stage: stage.name(),
                         class,
-                        present: stage != Stage::GroCell,
-                        latency: if packets && stage != Stage::GroCell {
+                        // A bridged host: no routed hop.
+                        present: !routed(stage),
+                        latency: if packets && !routed(stage) {
                             p(1000 + i as u64, base / slow, base * 40.0 / slow)
                         } else {
                             p(0, 0.0, 0.0)

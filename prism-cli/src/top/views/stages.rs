@@ -82,7 +82,6 @@ fn lines(report: &IntervalReport, app: &App, width: usize) -> Vec<Line<'static>>
         .map(|r| r.latency.p99)
         .chain(report.receive_total.iter().map(|r| r.latency.p99))
         .fold(100.0, f64::max);
-    let dim = Style::default().fg(Color::DarkGray);
     let mut out = vec![Line::from(vec![
         Span::raw(format!("{:NAME_WIDTH$}", "")),
         Span::styled(format!("{:<per_class$}", "high"), Style::default().fg(HIGH)),
@@ -108,19 +107,20 @@ fn lines(report: &IntervalReport, app: &App, width: usize) -> Vec<Line<'static>>
             let (Some(high), Some(low)) = (of(Class::High), of(Class::Low)) else {
                 continue;
             };
-            let mut spans = vec![Span::raw(format!("{name:NAME_WIDTH$}"))];
+            // A stage this host's overlays do not have (a bridge on
+            // Calico, a routed hop on Docker) takes no row.
             if !high.present {
-                spans.push(Span::styled("absent (no such devices here)", dim));
-            } else {
-                spans.extend(class_cells(
-                    &high.latency,
-                    scale,
-                    bar_width,
-                    per_class,
-                    HIGH,
-                ));
-                spans.extend(class_cells(&low.latency, scale, bar_width, per_class, LOW));
+                continue;
             }
+            let mut spans = vec![Span::raw(format!("{name:NAME_WIDTH$}"))];
+            spans.extend(class_cells(
+                &high.latency,
+                scale,
+                bar_width,
+                per_class,
+                HIGH,
+            ));
+            spans.extend(class_cells(&low.latency, scale, bar_width, per_class, LOW));
             out.push(Line::from(spans));
         }
         if direction == Direction::Rx && app.shows("total") {
