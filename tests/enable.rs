@@ -92,9 +92,27 @@ fn probe(topo: &Topology, proto: Proto) -> prism_lab::scenario::ScenarioReport {
 
 #[test]
 fn lab_traffic_takes_the_fast_path_both_ways_and_disable_restores() {
+    fast_path_both_ways_on("dpe2e", &[], &[]);
+}
+
+#[test]
+fn every_overlay_flavor_takes_the_fast_path_both_ways() {
+    // Docker: from the sandbox's VXLAN device; Flannel and Calico: routed by
+    // inner IP (Calico's VTEPs behind a router); a non-default port.
+    fast_path_both_ways_on("fdk", &["--overlay", "docker"], &[]);
+    let bypass = ["--allow-netfilter-bypass"];
+    fast_path_both_ways_on("ffl", &["--overlay", "flannel"], &bypass);
+    fast_path_both_ways_on("fca", &["--overlay", "calico", "--router"], &bypass);
+    fast_path_both_ways_on("fpt", &["--port", "8472"], &[]);
+}
+
+/// On a lab built with `lab_options`: UDP and TCP probers are fast-pathed
+/// in both directions with no checksum error and no extra retransmission,
+/// bulk traffic keeps the normal path, and `disable` restores it.
+fn fast_path_both_ways_on(tag: &str, lab_options: &[&str], enable_options: &[&str]) {
     let _turn = turn();
-    let lab = Lab::up("dpe2e");
-    let topo = Topology::new(state::load(&lab.name).unwrap().unwrap());
+    let lab = Lab::up_with(tag, lab_options);
+    let topo = lab.topology();
     let containers: Vec<String> = topo.sides.iter().map(|s| s.container_ns.clone()).collect();
     // The normal path first, for the retransmission baseline.
     let before_off: Vec<_> = containers.iter().map(|c| snmp(c)).collect();
@@ -102,8 +120,11 @@ fn lab_traffic_takes_the_fast_path_both_ways_and_disable_restores() {
     let after_off: Vec<_> = containers.iter().map(|c| snmp(c)).collect();
 
     let _disable = Disable;
-    let out = run_ok(&args(&enable_args(&lab)));
-    assert!(out.contains("datapath enabled"), "{out}");
+    let mut enable = enable_args(&lab);
+    enable.extend(enable_options.iter().map(|o| o.to_string()));
+    let out = run_ok(&args(&enable));
+    assert!(out.contains("datapath enabled"), "{tag}: {out}");
+    assert!(!out.contains("not served"), "{tag}: {out}");
     // The profilers share the datapath's rules when given none of their own.
     let line = run_ok(&[
         "stat",
@@ -135,7 +156,7 @@ fn lab_traffic_takes_the_fast_path_both_ways_and_disable_restores() {
     );
     assert!(
         rx >= 2 * on.sent && tx >= 2 * on.sent,
-        "fast path rx {rx}, tx {tx} for {} exchanges",
+        "{tag}: fast path rx {rx}, tx {tx} for {} exchanges",
         on.sent
     );
     // Bulk traffic still works, through the normal path.
@@ -157,22 +178,22 @@ fn lab_traffic_takes_the_fast_path_both_ways_and_disable_restores() {
         assert_eq!(
             (udp_on, tcp_on),
             (0, 0),
-            "checksum errors with the datapath on"
+            "{tag}: checksum errors with the datapath on"
         );
         assert_eq!((udp_off, tcp_off), (0, 0), "checksum errors with it off");
         assert!(
             retrans_on <= retrans_off + 2,
-            "retransmissions on {retrans_on}, off {retrans_off}"
+            "{tag}: retransmissions on {retrans_on}, off {retrans_off}"
         );
     }
     assert_eq!(off.lost, 0);
 
     let out = run_ok(&["disable"]);
-    assert!(out.contains("4 attachment(s) removed"), "{out}");
+    assert!(out.contains("4 attachment(s) removed"), "{tag}: {out}");
     assert!(!std::path::Path::new("/sys/fs/bpf/prism/datapath").exists());
     assert_eq!(status()["enabled"], false);
     let r = probe(&topo, Proto::Udp);
-    assert_eq!(r.lost, 0, "the normal path works again");
+    assert_eq!(r.lost, 0, "{tag}: the normal path works again");
 }
 
 fn diff(a: (u64, u64, u64), b: (u64, u64, u64)) -> (u64, u64, u64) {

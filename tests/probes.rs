@@ -5,8 +5,8 @@ mod support;
 
 use std::{
     collections::BTreeMap,
-    io::{BufRead, BufReader},
-    process::{Child, Stdio},
+    io::BufReader,
+    process::Child,
     time::Duration,
 };
 
@@ -22,8 +22,7 @@ use prism_probes::{
 };
 use prism_probes_common::{EVENT_FIRST, Event, points};
 use prism_rules::RuleSet;
-use serde_json::Value;
-use support::{Lab, bpf_program_ids, prism, programs_outlive};
+use support::{Lab, stat};
 
 const PROBER_RULE: &str = "udp port 7777";
 
@@ -56,83 +55,7 @@ fn collector(lab: &Lab, events: EventSampling) -> Collector {
 
 /// Starts `prism stat --json` on the lab and waits until it is attached.
 fn start_stat(lab: &Lab) -> (Child, BufReader<std::process::ChildStdout>) {
-    let mut args = vec![
-        "stat",
-        "--json",
-        "--interval",
-        "500ms",
-        "--high",
-        PROBER_RULE,
-    ];
-    let namespaces = lab.namespaces();
-    for ns in &namespaces {
-        args.extend(["--netns", ns.as_str()]);
-    }
-    let mut child = prism()
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    assert!(banner.starts_with("prism stat: "), "{banner}");
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    (child, stdout)
-}
-
-/// Stops `prism stat` with `signal` and returns its JSON lines.
-fn stop_stat(
-    mut child: Child,
-    stdout: BufReader<std::process::ChildStdout>,
-    signal: nix::sys::signal::Signal,
-) -> Vec<Value> {
-    let pid = child.id();
-    let programs = bpf_program_ids(pid);
-    assert!(
-        programs.len() >= 12,
-        "stat holds {} programs",
-        programs.len()
-    );
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
-    let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "prism stat ended with {status} on {signal}"
-    );
-    assert!(
-        !programs_outlive(&programs),
-        "programs of prism stat outlived it"
-    );
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect()
-}
-
-/// Sums the packet counts of every interval per (direction, stage, class).
-fn totals(lines: &[Value]) -> BTreeMap<(String, String, String), u64> {
-    let mut sums = BTreeMap::new();
-    for line in lines {
-        for row in line["stages"].as_array().unwrap() {
-            if row["present"] == false {
-                assert_eq!(
-                    row["latency"]["count"], 0,
-                    "an absent stage saw packets: {row}"
-                );
-                continue;
-            }
-            let key = (
-                row["direction"].as_str().unwrap().to_string(),
-                row["stage"].as_str().unwrap().to_string(),
-                row["class"].as_str().unwrap().to_string(),
-            );
-            *sums.entry(key).or_default() += row["latency"]["count"].as_u64().unwrap();
-        }
-    }
-    sums
+    stat::start(&lab.namespaces(), PROBER_RULE)
 }
 
 #[test]
@@ -142,9 +65,9 @@ fn stat_sees_every_receive_stage_of_both_classes_under_tcp_load() {
     let (child, stdout) = start_stat(&lab);
     let run = scenario::run(&topo, Background::Tcp, &options(3000, 500)).unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    let lines = stop_stat(child, stdout, nix::sys::signal::Signal::SIGINT);
+    let lines = stat::stop(child, stdout, nix::sys::signal::Signal::SIGINT);
     assert!(lines.len() >= 4, "{} intervals", lines.len());
-    let sums = totals(&lines);
+    let sums = stat::totals(&lines);
     // (The datapath is off: nothing takes the fast stage. This lab has no
     // routed hop.)
     for stage in Stage::of(Direction::Rx).filter(|s| !s.is_fast_path() && *s != Stage::Route) {
@@ -178,7 +101,7 @@ fn stat_detaches_on_sigterm() {
     let lab = Lab::up("term");
     let (child, stdout) = start_stat(&lab);
     std::thread::sleep(Duration::from_millis(1200));
-    let lines = stop_stat(child, stdout, nix::sys::signal::Signal::SIGTERM);
+    let lines = stat::stop(child, stdout, nix::sys::signal::Signal::SIGTERM);
     assert!(!lines.is_empty());
 }
 

@@ -738,10 +738,14 @@ fn status_with(per_host: bool) -> Result<Status> {
                 .iter()
                 .any(|(i, n)| ifindex.is_none_or(|x| x == *i) && (ifindex.is_some() || n == name))
         };
+        let receive_on = match h.plan {
+            Plan::Sandbox => &h.vxlan,
+            Plan::Bridged | Plan::Routed => &h.underlay,
+        };
         let mut attachments = vec![Attachment {
             program: "receive",
-            device: h.underlay.clone(),
-            attached: dir.join("link_rx").exists() && present(None, &h.underlay),
+            device: receive_on.clone(),
+            attached: dir.join("link_rx").exists() && present(None, receive_on),
         }];
         for entry in fs::read_dir(&dir)
             .into_iter()

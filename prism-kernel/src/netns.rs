@@ -95,6 +95,31 @@ pub fn create(name: &str) -> Result<()> {
     bound
 }
 
+/// Names the network namespace of process `pid` (`ip netns attach NAME PID`):
+/// a bind mount at `/run/netns/NAME`, removed again by [`delete`].
+pub fn attach(name: &str, pid: u32) -> Result<()> {
+    prepare_dir()?;
+    let path = path_of(name);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| format!("create {}", path.display()))?;
+    let source = format!("/proc/{pid}/ns/net");
+    let bound = mount(
+        Some(source.as_str()),
+        &path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind-mount {source} on {}", path.display()));
+    if bound.is_err() {
+        let _ = fs::remove_file(&path);
+    }
+    bound
+}
+
 /// Deletes the named namespace. Returns false when there was none.
 /// Devices inside it are destroyed by the kernel with it.
 pub fn delete(name: &str) -> Result<bool> {
@@ -158,7 +183,9 @@ pub struct Namespace {
 const NAMED_DIRS: [(&str, &str); 2] = [(NETNS_DIR, ""), ("/run/docker/netns", "docker/")];
 
 /// Every network namespace on the host: the root one, the named ones
-/// (iproute2's and Docker's), and those only processes hold, each once.
+/// (iproute2's and Docker's), any other bind-mounted one (a Docker daemon
+/// with its own `--exec-root`, a CNI runtime's directory: labelled by
+/// path), and those only processes hold, each once.
 pub fn all() -> Vec<Namespace> {
     let mut found: Vec<Namespace> = Vec::new();
     let mut add = |label: String, path: PathBuf| {
@@ -185,6 +212,15 @@ pub fn all() -> Vec<Namespace> {
             }
         }
     }
+    // Docker's network sandboxes hold no process: a bind mount is all
+    // that keeps them, wherever the daemon's exec-root is.
+    if let Ok(mountinfo) = fs::read_to_string("/proc/self/mountinfo") {
+        for path in nsfs_mounts(&mountinfo) {
+            if is_net_namespace(&path) {
+                add(path.display().to_string(), path);
+            }
+        }
+    }
     if let Ok(procs) = fs::read_dir("/proc") {
         for entry in procs.filter_map(Result::ok) {
             let pid = entry.file_name().to_string_lossy().into_owned();
@@ -194,6 +230,56 @@ pub fn all() -> Vec<Namespace> {
         }
     }
     found
+}
+
+/// Mount points of nsfs file systems in a `/proc/PID/mountinfo` text
+/// (namespaces of every type; see [`is_net_namespace`]).
+pub fn nsfs_mounts(mountinfo: &str) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE ...
+            let (fields, fs) = line.split_once(" - ")?;
+            if fs.split_whitespace().next()? != "nsfs" {
+                return None;
+            }
+            let point = fields.split_whitespace().nth(4)?;
+            Some(PathBuf::from(unescape_octal(point)))
+        })
+        .collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\NNN`.
+fn unescape_octal(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match (bytes[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether `path` refers to a network namespace (`NS_GET_NSTYPE`).
+fn is_net_namespace(path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb7 << 8 | 0x3;
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    // SAFETY: an ioctl without arguments on a file we hold open.
+    let kind = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
+    kind == libc::CLONE_NEWNET
 }
 
 /// Moves the calling thread into the namespace. Use on threads of your own.
@@ -228,5 +314,29 @@ fn prepare_dir() -> Result<()> {
             shared().with_context(|| format!("make {NETNS_DIR} shared"))
         }
         Err(e) => Err(e).with_context(|| format!("make {NETNS_DIR} shared")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_nsfs_mounts_in_mountinfo() {
+        let text = "\
+24 1 0:22 / /proc rw,nosuid - proc proc rw
+610 25 0:4 net:[4026532290] /run/netns/prism-h1 rw shared:5 - nsfs nsfs rw
+611 25 0:4 net:[4026532391] /tmp/dock\\0401/exec/netns/1-abcdef0123 rw - nsfs nsfs rw
+612 25 0:4 mnt:[4026532392] /run/mntns/x rw - nsfs nsfs rw
+";
+        let found = nsfs_mounts(text);
+        assert_eq!(
+            found,
+            [
+                PathBuf::from("/run/netns/prism-h1"),
+                PathBuf::from("/tmp/dock 1/exec/netns/1-abcdef0123"),
+                PathBuf::from("/run/mntns/x"),
+            ]
+        );
     }
 }

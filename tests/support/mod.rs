@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod packets;
+pub mod stat;
+pub mod swarm;
 
 use std::{
     os::unix::process::CommandExt,
