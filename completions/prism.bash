@@ -270,7 +270,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__enable)
-            opts="-v -h --mode --high --iface --auto --netns --priority --dscp --nic-cpu --watch --verbose --help"
+            opts="-v -h --mode --high --iface --auto --netns --priority --dscp --nic-cpu --watch --allow-netfilter-bypass --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -928,13 +928,17 @@ _prism() {
             return 0
             ;;
         prism__subcmd__lab__subcmd__up)
-            opts="-v -h --name --vni --port --verbose --help"
+            opts="-v -h --name --overlay --vni --port --router --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --overlay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

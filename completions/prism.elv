@@ -50,7 +50,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --interval 'Time between refreshes (100ms to 10s; - and + change it live)'
             cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
             cand --netns 'Watch only this network namespace (repeatable); default: all'
-            cand --vxlan-port 'UDP port that marks VXLAN traffic'
+            cand --vxlan-port 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
@@ -61,7 +61,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --count 'Stop after this many reports (default: until Ctrl-C)'
             cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
             cand --netns 'Watch only this network namespace (repeatable); default: all'
-            cand --vxlan-port 'UDP port that marks VXLAN traffic'
+            cand --vxlan-port 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see'
             cand --json 'Print one JSON object per interval instead of tables'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
@@ -76,7 +76,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --interval 'Time between histogram snapshots'
             cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
             cand --netns 'Watch only this network namespace (repeatable); default: all'
-            cand --vxlan-port 'UDP port that marks VXLAN traffic'
+            cand --vxlan-port 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
@@ -108,6 +108,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --nic-cpu 'nic mode: the CPU that processes the high-priority ring (default: the last CPU); the other rings go to the other CPUs'
             cand --auto 'Find every VXLAN underlay and container veth (the default)'
             cand --watch 'Stay in the foreground and keep the datapath current as containers and devices come and go (rtnetlink notifications, and a re-scan every 5 s). Ctrl-C stops watching; the datapath stays enabled'
+            cand --allow-netfilter-bypass 'Serve routed overlays (Flannel, Calico) too, accepting that their high-priority packets skip the node''s IP forwarding and netfilter: FORWARD rules, conntrack and any network policy enforced there'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
@@ -183,23 +184,25 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'prism;lab;up'= {
-            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
-            cand --vni 'VXLAN network identifier'
-            cand --port 'VXLAN UDP port'
+            cand --name 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2'
+            cand --overlay 'Which overlay to copy: prism, docker, flannel or calico'
+            cand --vni 'VXLAN network identifier [default: the overlay''s: 42, Docker and Calico 4096, Flannel 1]'
+            cand --port 'VXLAN UDP port [default: 4789; Flannel: none set, the kernel''s 8472]'
+            cand --router 'Put a router namespace between the two hosts (VTEPs on two subnets)'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'prism;lab;down'= {
-            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand --name 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
             cand --help 'Print help'
         }
         &'prism;lab;status'= {
-            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand --name 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2'
             cand --json 'Print the status as JSON'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
@@ -207,7 +210,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --help 'Print help'
         }
         &'prism;lab;run'= {
-            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand --name 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2'
             cand --duration 'How long the prober measures in each run (e.g. 10s, 500ms, 1m)'
             cand --warmup 'How long the background runs before the prober starts'
             cand --rounds 'Rounds of all scenarios, alternating; the table shows medians'
@@ -224,7 +227,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --help 'Print help'
         }
         &'prism;lab;overhead'= {
-            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand --name 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2'
             cand --rounds 'Rounds of off/on pairs'
             cand --duration 'How long each run measures'
             cand --json 'Print the rounds and the figures as JSON'
@@ -234,7 +237,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --help 'Print help'
         }
         &'prism;lab;bench'= {
-            cand --name 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2'
+            cand --name 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2'
             cand --rounds 'Rounds of all configurations'
             cand --duration 'How long the prober measures in each run'
             cand --background 'Bulk background: tcp or udp'

@@ -47,14 +47,14 @@ complete -c prism -n "__fish_prism_using_subcommand doctor" -s h -l help -d 'Pri
 complete -c prism -n "__fish_prism_using_subcommand top" -l interval -d 'Time between refreshes (100ms to 10s; - and + change it live)' -r
 complete -c prism -n "__fish_prism_using_subcommand top" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
 complete -c prism -n "__fish_prism_using_subcommand top" -l netns -d 'Watch only this network namespace (repeatable); default: all' -r
-complete -c prism -n "__fish_prism_using_subcommand top" -l vxlan-port -d 'UDP port that marks VXLAN traffic' -r
+complete -c prism -n "__fish_prism_using_subcommand top" -l vxlan-port -d 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see' -r
 complete -c prism -n "__fish_prism_using_subcommand top" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand top" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand stat" -l interval -d 'Time between reports (e.g. 1s, 500ms)' -r
 complete -c prism -n "__fish_prism_using_subcommand stat" -l count -d 'Stop after this many reports (default: until Ctrl-C)' -r
 complete -c prism -n "__fish_prism_using_subcommand stat" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
 complete -c prism -n "__fish_prism_using_subcommand stat" -l netns -d 'Watch only this network namespace (repeatable); default: all' -r
-complete -c prism -n "__fish_prism_using_subcommand stat" -l vxlan-port -d 'UDP port that marks VXLAN traffic' -r
+complete -c prism -n "__fish_prism_using_subcommand stat" -l vxlan-port -d 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see' -r
 complete -c prism -n "__fish_prism_using_subcommand stat" -l json -d 'Print one JSON object per interval instead of tables'
 complete -c prism -n "__fish_prism_using_subcommand stat" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand stat" -s h -l help -d 'Print help'
@@ -64,7 +64,7 @@ complete -c prism -n "__fish_prism_using_subcommand record" -l events -d 'Per-pa
 complete -c prism -n "__fish_prism_using_subcommand record" -l interval -d 'Time between histogram snapshots' -r
 complete -c prism -n "__fish_prism_using_subcommand record" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
 complete -c prism -n "__fish_prism_using_subcommand record" -l netns -d 'Watch only this network namespace (repeatable); default: all' -r
-complete -c prism -n "__fish_prism_using_subcommand record" -l vxlan-port -d 'UDP port that marks VXLAN traffic' -r
+complete -c prism -n "__fish_prism_using_subcommand record" -l vxlan-port -d 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see' -r
 complete -c prism -n "__fish_prism_using_subcommand record" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand record" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand report" -l format -d 'Output: table (summary), jsonl (every record and event) or csv (events)' -r -f -a "table\t''
@@ -86,6 +86,7 @@ complete -c prism -n "__fish_prism_using_subcommand enable" -l dscp -d 'mark mod
 complete -c prism -n "__fish_prism_using_subcommand enable" -l nic-cpu -d 'nic mode: the CPU that processes the high-priority ring (default: the last CPU); the other rings go to the other CPUs' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l auto -d 'Find every VXLAN underlay and container veth (the default)'
 complete -c prism -n "__fish_prism_using_subcommand enable" -l watch -d 'Stay in the foreground and keep the datapath current as containers and devices come and go (rtnetlink notifications, and a re-scan every 5 s). Ctrl-C stops watching; the datapath stays enabled'
+complete -c prism -n "__fish_prism_using_subcommand enable" -l allow-netfilter-bypass -d 'Serve routed overlays (Flannel, Calico) too, accepting that their high-priority packets skip the node\'s IP forwarding and netfilter: FORWARD rules, conntrack and any network policy enforced there'
 complete -c prism -n "__fish_prism_using_subcommand enable" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand enable" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand disable" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
@@ -119,19 +120,21 @@ complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_sub
 complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -f -a "overhead" -d 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
 complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -f -a "bench" -d 'Reproduce the paper\'s experiment: the prober under bulk traffic, datapath off and on'
 complete -c prism -n "__fish_prism_using_subcommand lab; and not __fish_seen_subcommand_from up down status run overhead bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
-complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l vni -d 'VXLAN network identifier' -r
-complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l port -d 'VXLAN UDP port' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l name -d 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l overlay -d 'Which overlay to copy: prism, docker, flannel or calico' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l vni -d 'VXLAN network identifier [default: the overlay\'s: 42, Docker and Calico 4096, Flannel 1]' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l port -d 'VXLAN UDP port [default: 4789; Flannel: none set, the kernel\'s 8472]' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l router -d 'Put a router namespace between the two hosts (VTEPs on two subnets)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from down" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from down" -l name -d 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from down" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from down" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from status" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from status" -l name -d 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from status" -l json -d 'Print the status as JSON'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l name -d 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l duration -d 'How long the prober measures in each run (e.g. 10s, 500ms, 1m)' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l warmup -d 'How long the background runs before the prober starts' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l rounds -d 'Rounds of all scenarios, alternating; the table shows medians' -r
@@ -144,13 +147,13 @@ complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcomm
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -l json -d 'Print every run and the medians as JSON'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -l name -d 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -l rounds -d 'Rounds of off/on pairs' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -l duration -d 'How long each run measures' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -l json -d 'Print the rounds and the figures as JSON'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from overhead" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l name -d 'Name of the lab; its namespaces are NAME-h1, NAME-h2, NAME-c1, NAME-c2' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l name -d 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l rounds -d 'Rounds of all configurations' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l duration -d 'How long the prober measures in each run' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l background -d 'Bulk background: tcp or udp' -r

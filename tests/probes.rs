@@ -3,12 +3,7 @@
 
 mod support;
 
-use std::{
-    collections::BTreeMap,
-    io::BufReader,
-    process::Child,
-    time::Duration,
-};
+use std::{collections::BTreeMap, io::BufReader, process::Child, time::Duration};
 
 use prism_lab::{
     Topology,

@@ -11,7 +11,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use prism_lab::workload::{
     PROBE_PORT, Stop,
-    prober::{self, ProbeResult, Proto, ProberConfig},
+    prober::{self, ProbeResult, ProberConfig, Proto},
     spawn_in,
 };
 use support::{run, run_ok, stat, swarm::Swarm, turn};
@@ -105,17 +105,21 @@ fn profilers_and_datapath_on_a_real_docker_swarm() {
         args.extend(["--netns", ns.as_str()]);
     }
     let out = run_ok(&args);
-    assert!(out.contains("datapath enabled") && out.contains("Docker sandbox"), "{out}");
+    assert!(
+        out.contains("datapath enabled") && out.contains("Docker sandbox"),
+        "{out}"
+    );
     let run2 = probe(&swarm, Duration::from_secs(2));
     assert_eq!(run2.lost, 0, "sent {}", run2.sent);
-    let status: serde_json::Value =
-        serde_json::from_str(&run_ok(&["status", "--json"])).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&run_ok(&["status", "--json"])).unwrap();
     let count = |direction: &str| -> u64 {
         status["counters"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| r["direction"] == direction && r["reason"] == "fast" && r["class"] == "high")
+            .filter(|r| {
+                r["direction"] == direction && r["reason"] == "fast" && r["class"] == "high"
+            })
             .map(|r| r["packets"].as_u64().unwrap())
             .sum()
     };

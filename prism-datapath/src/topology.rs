@@ -139,18 +139,19 @@ pub struct Scope<'a> {
 /// Every VXLAN host on this machine, served or refused with the reason.
 pub fn discover(scope: &Scope) -> Result<Hosts> {
     let model = prism_overlay::discover()?;
-    model.check_namespaces(scope.namespaces)?;
-    Ok(plan(&model, scope))
+    let only = model.resolve_namespaces(scope.namespaces)?;
+    Ok(plan(&model, scope, &only))
 }
 
-/// The hosts of a model (pure: tested on hand-written models).
-pub fn plan(model: &Model, scope: &Scope) -> Hosts {
+/// The hosts of a model, in the namespaces with the inodes `only` (all
+/// when empty). Pure: tested on hand-written models.
+pub fn plan(model: &Model, scope: &Scope, only: &[u32]) -> Hosts {
     let mut hosts = Hosts::default();
     let mut seen_namespaces: Vec<u32> = Vec::new();
     for o in &model.overlays {
-        let in_scope = scope.namespaces.is_empty()
-            || scope.namespaces.contains(&o.vxlan.ns.label)
-            || scope.namespaces.contains(&o.socket_ns.label);
+        let in_scope = only.is_empty()
+            || only.contains(&o.vxlan.ns.inode)
+            || only.contains(&o.socket_ns.inode);
         if !in_scope {
             continue;
         }
@@ -296,4 +297,186 @@ fn calico_hint(o: &Overlay) -> Option<&'static str> {
     calico.then_some(
         "Calico's NetworkPolicy and its conntrack (replies whose requests conntrack never saw are dropped as INVALID)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use prism_overlay::{Container, DeviceRef, NsRef, OtherTunnel, Remote, Underlay, UnderlayFrom};
+
+    use super::*;
+
+    fn ns(label: &str, inode: u32) -> NsRef {
+        NsRef {
+            label: label.into(),
+            inode,
+            path: PathBuf::new(),
+        }
+    }
+
+    fn dev(ns: &NsRef, ifindex: u32, name: &str) -> DeviceRef {
+        DeviceRef {
+            ns: ns.clone(),
+            ifindex,
+            name: name.into(),
+            mac: [2, 0, 0, 0, 0, ifindex as u8],
+            mtu: 1500,
+        }
+    }
+
+    /// A bridged host like Prism's lab, one container, one remote.
+    fn overlay() -> Overlay {
+        let host = ns("h1", 10);
+        let c = ns("c1", 20);
+        Overlay {
+            vxlan: dev(&host, 3, "vxlan0"),
+            vni: 42,
+            port: 4789,
+            local: Some(Ipv4Addr::new(192, 168, 100, 1)),
+            learning: false,
+            proxy: false,
+            l2miss: false,
+            l3miss: false,
+            external: false,
+            ipv6_underlay: false,
+            addresses: Vec::new(),
+            reach: Reach::Bridged,
+            bridge: Some(dev(&host, 4, "br0")),
+            socket_ns: host.clone(),
+            underlay: Some(Underlay {
+                dev: dev(&host, 2, "eth0"),
+                is_veth: true,
+                local_ip: Some(Ipv4Addr::new(192, 168, 100, 1)),
+                found_by: UnderlayFrom::Dev,
+            }),
+            locals: vec![Container {
+                dev: dev(&c, 2, "eth0"),
+                host_veth: dev(&host, 5, "veth-c1"),
+                bridge: Some(dev(&host, 4, "br0")),
+                ips: vec![Ipv4Addr::new(10, 42, 0, 1)],
+                gateway_mac: None,
+            }],
+            remotes: vec![Remote {
+                mac: [2, 0x42, 10, 42, 0, 2],
+                prefix: None,
+                vtep: Ipv4Addr::new(192, 168, 100, 2),
+                next_hop: Some(Ipv4Addr::new(192, 168, 100, 2)),
+                next_hop_mac: Some([2, 0, 192, 168, 100, 2]),
+            }],
+            notes: Vec::new(),
+        }
+    }
+
+    fn model(overlays: Vec<Overlay>) -> Model {
+        Model {
+            overlays,
+            ..Default::default()
+        }
+    }
+
+    fn reason(o: Overlay, scope: &Scope) -> String {
+        let hosts = plan(&model(vec![o]), scope, &[]);
+        assert!(hosts.served.is_empty());
+        hosts.refused[0].reason.clone()
+    }
+
+    #[test]
+    fn serves_bridged_routed_and_sandboxed_hosts() {
+        let scope = Scope::default();
+        let hosts = plan(&model(vec![overlay()]), &scope, &[]);
+        assert_eq!(hosts.served.len(), 1);
+        assert_eq!(hosts.served[0].plan, Plan::Bridged);
+        assert_eq!(
+            hosts.served[0].serves(),
+            "1 local container(s), 1 remote container(s)"
+        );
+
+        let mut docker = overlay();
+        docker.socket_ns = ns("root", 1);
+        let hosts = plan(&model(vec![docker]), &scope, &[]);
+        assert_eq!(hosts.served[0].plan, Plan::Sandbox);
+        assert_eq!(hosts.served[0].socket_namespace, "root");
+
+        let mut routed = overlay();
+        routed.reach = Reach::Routed;
+        routed.bridge = None;
+        routed.locals[0].gateway_mac = Some([0xee; 6]);
+        let bypass = Scope {
+            allow_netfilter_bypass: true,
+            ..Default::default()
+        };
+        let hosts = plan(&model(vec![routed.clone()]), &bypass, &[]);
+        assert_eq!(hosts.served[0].plan, Plan::Routed);
+        // Without the opt-in, routed overlays are refused with the reason.
+        assert!(reason(routed, &scope).contains("--allow-netfilter-bypass"));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_serve_with_the_reason() {
+        let scope = Scope::default();
+        let mut o = overlay();
+        o.external = true;
+        assert!(reason(o, &scope).contains("flow-based"));
+        let mut o = overlay();
+        o.ipv6_underlay = true;
+        assert!(reason(o, &scope).contains("IPv6 underlay"));
+        let mut o = overlay();
+        o.learning = true;
+        o.remotes.clear();
+        assert!(reason(o, &scope).contains("no FDB entries"));
+        let mut o = overlay();
+        o.underlay = None;
+        o.notes.push("no route".into());
+        assert!(reason(o, &scope).contains("underlay is unknown (no route)"));
+        let mut m = model(vec![overlay(), overlay()]);
+        m.unsupported.push(OtherTunnel {
+            namespace: "root".into(),
+            name: "genev_sys_6081".into(),
+            kind: "geneve".into(),
+        });
+        let hosts = plan(&m, &scope, &[]);
+        assert_eq!(hosts.served.len(), 1);
+        let reasons: Vec<&str> = hosts.refused.iter().map(|r| r.reason.as_str()).collect();
+        assert!(reasons[0].contains("one per namespace"), "{reasons:?}");
+        assert!(reasons[1].contains("geneve device"), "{reasons:?}");
+    }
+
+    #[test]
+    fn scope_narrows_by_namespace_and_underlay() {
+        let m = model(vec![overlay()]);
+        assert_eq!(plan(&m, &Scope::default(), &[99]).served.len(), 0);
+        assert_eq!(plan(&m, &Scope::default(), &[10]).served.len(), 1);
+        let other = Scope {
+            underlay: Some("eth9"),
+            ..Default::default()
+        };
+        assert!(plan(&m, &other, &[]).served.is_empty());
+    }
+
+    #[test]
+    fn tables_follow_the_plan() {
+        use crate::tables::Tables;
+        let mut routed = overlay();
+        routed.reach = Reach::Routed;
+        routed.bridge = None;
+        routed.locals[0].gateway_mac = Some([0xee; 6]);
+        routed.remotes[0].prefix = Some((Ipv4Addr::new(10, 42, 1, 0), 24));
+        let scope = Scope {
+            allow_netfilter_bypass: true,
+            ..Default::default()
+        };
+        let host = plan(&model(vec![routed]), &scope, &[]).served.remove(0);
+        let t = Tables::of(&host);
+        assert_eq!(t.tunnel.kind, prism_datapath_common::kind::ROUTED);
+        assert_eq!(t.tunnel.port, 4789);
+        assert!(t.locals.is_empty() && t.remotes.is_empty());
+        assert_eq!(t.local_ips[0].0, Ipv4Addr::new(10, 42, 0, 1));
+        assert_eq!(t.local_ips[0].1.gateway_mac, [0xee; 6]);
+        assert_eq!(t.remote_nets[0].0, (Ipv4Addr::new(10, 42, 1, 0), 24));
+        let bridged = plan(&model(vec![overlay()]), &Scope::default(), &[])
+            .served
+            .remove(0);
+        let t = Tables::of(&bridged);
+        assert_eq!((t.locals.len(), t.remotes.len()), (1, 1));
+        assert!(t.local_ips.is_empty() && t.remote_nets.is_empty());
+    }
 }

@@ -191,21 +191,40 @@ impl Model {
         ports
     }
 
-    /// Checks that every label names a namespace on this host.
-    pub fn check_namespaces(&self, labels: &[String]) -> anyhow::Result<()> {
-        let missing: Vec<&String> = labels
-            .iter()
-            .filter(|l| !self.namespaces.iter().any(|n| &n.label == *l))
-            .collect();
+    /// The inodes of the namespaces `names` stand for: a label as Prism
+    /// shows it (`prism-h1`, `docker/1-ab…`, a path), or any path to the
+    /// namespace file (another bind mount of it, `/proc/PID/ns/net`).
+    pub fn resolve_namespaces(&self, names: &[String]) -> anyhow::Result<Vec<u32>> {
+        let (found, missing) = self.lookup_namespaces(names);
         anyhow::ensure!(
             missing.is_empty(),
             "no network namespace named {}",
-            missing
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            missing.join(", ")
         );
-        Ok(())
+        Ok(found)
+    }
+
+    /// Like [`Self::resolve_namespaces`], leaving out names that no longer
+    /// resolve (a container that went away).
+    pub fn resolve_namespaces_present(&self, names: &[String]) -> Vec<u32> {
+        self.lookup_namespaces(names).0
+    }
+
+    fn lookup_namespaces(&self, names: &[String]) -> (Vec<u32>, Vec<String>) {
+        use std::os::unix::fs::MetadataExt;
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for name in names {
+            let by_label = self.namespaces.iter().find(|n| &n.label == name);
+            let by_path = || {
+                let inode = std::fs::metadata(name).ok()?.ino() as u32;
+                self.namespaces.iter().find(|n| n.inode == inode)
+            };
+            match by_label.or_else(by_path) {
+                Some(ns) => found.push(ns.inode),
+                None => missing.push(name.clone()),
+            }
+        }
+        (found, missing)
     }
 }

@@ -96,11 +96,12 @@ impl Model {
         out
     }
 
-    /// The devices in the namespaces labelled `only` (all when empty).
-    pub fn devices_in(&self, only: &[String]) -> Vec<Device> {
+    /// The devices in the namespaces with these inodes (all when empty;
+    /// see [`Model::resolve_namespaces`]).
+    pub fn devices_in(&self, only: &[u32]) -> Vec<Device> {
         let mut devices = self.devices();
         if !only.is_empty() {
-            devices.retain(|d| only.contains(&d.namespace));
+            devices.retain(|d| only.contains(&d.netns_inum));
         }
         devices
     }

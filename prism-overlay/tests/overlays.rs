@@ -417,10 +417,18 @@ fn what_cannot_be_learned_is_noted() {
 #[test]
 fn namespace_labels_are_checked_and_filter_devices() {
     let model = learn(&docker());
-    model.check_namespaces(&["root".into()]).unwrap();
-    let err = model.check_namespaces(&["nope".into()]).unwrap_err();
+    assert_eq!(model.resolve_namespaces(&["root".into()]).unwrap(), [100]);
+    let err = model.resolve_namespaces(&["nope".into()]).unwrap_err();
     assert!(err.to_string().contains("nope"));
-    let only = model.devices_in(&["docker/1-abcdef0123".into()]);
+    assert!(
+        model
+            .resolve_namespaces_present(&["nope".into()])
+            .is_empty()
+    );
+    let sandbox = model
+        .resolve_namespaces(&["docker/1-abcdef0123".into()])
+        .unwrap();
+    let only = model.devices_in(&sandbox);
     assert_eq!(only.len(), 3);
     assert!(
         serde_json::to_string(&model)

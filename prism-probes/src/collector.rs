@@ -149,7 +149,7 @@ impl Collector {
         let btf = KernelBtf::from_sys()?;
         let kernel = offsets::kernel_offsets(&btf)?;
         let model = prism_overlay::discover()?;
-        model.check_namespaces(&config.namespaces)?;
+        model.resolve_namespaces(&config.namespaces)?;
         let ports = port_list(&config.vxlan_ports, &model);
         let probe = ProbeConfig {
             vxlan_ports: ports,
@@ -294,7 +294,6 @@ impl Collector {
     }
 
     fn apply_model(&mut self, model: &Model) -> Result<bool> {
-        let found = model.devices_in(&self.config.namespaces);
         if self.config.vxlan_ports.is_empty() {
             for port in model.ports() {
                 if !self.ports.contains(&port) {
@@ -304,6 +303,21 @@ impl Collector {
                 }
             }
         }
+        let found = if self.config.namespaces.is_empty() {
+            model.devices()
+        } else {
+            // A watched namespace may be gone (its container exited).
+            let only = model.resolve_namespaces_present(&self.config.namespaces);
+            if only.is_empty() {
+                Vec::new()
+            } else {
+                model.devices_in(&only)
+            }
+        };
+        self.set_devices(found)
+    }
+
+    fn set_devices(&mut self, found: Vec<Device>) -> Result<bool> {
         let key = |d: &Device| (d.netns_inum, d.ifindex, d.role);
         let same = found.len() == self.devices.len()
             && found

@@ -186,8 +186,10 @@ const _: () = assert!(Stage::ALL.len() <= MAX_STAGES as usize);
 /// Boundaries: (from point, to point, stage). A stage may have several:
 /// the same step is taken between other devices on other overlays.
 #[rustfmt::skip]
-const BOUNDARIES: [(u8, u8, Stage); 27] = [
+const BOUNDARIES: [(u8, u8, Stage); 29] = [
     b(ev::GRO_ENTRY, r::UNDERLAY,     ev::RCV,        r::UNDERLAY,     Stage::Nic),
+    // An underlay without NAPI (a plain veth): the backlog is its queue.
+    b(ev::NETIF_RX,  r::UNDERLAY,     ev::RCV,        r::UNDERLAY,     Stage::Nic),
     // Decapsulation into the VXLAN device's gro_cell.
     b(ev::RCV,       r::UNDERLAY,     ev::GRO_ENTRY,  r::VXLAN,        Stage::Vxlan),
     b(ev::RCV,       r::UNDERLAY,     ev::GRO_ENTRY,  r::ROUTED_VXLAN, Stage::Vxlan),
@@ -216,6 +218,7 @@ const BOUNDARIES: [(u8, u8, Stage); 27] = [
     b(ev::DEV_QUEUE, r::VXLAN,        ev::DEV_QUEUE,  r::UNDERLAY,     Stage::Encap),
     b(ev::DEV_QUEUE, r::ROUTED_VXLAN, ev::DEV_QUEUE,  r::UNDERLAY,     Stage::Encap),
     b(ev::DEV_QUEUE, r::UNDERLAY,     ev::GRO_ENTRY,  r::UNDERLAY,     Stage::Wire),
+    b(ev::DEV_QUEUE, r::UNDERLAY,     ev::NETIF_RX,   r::UNDERLAY,     Stage::Wire),
     // The sync datapath.
     b(ev::RCV,       r::UNDERLAY,     ev::DATA_READY, r::SOCKET,       Stage::FastRx),
     // Docker: redirected from the sandbox's VXLAN device, after the decap.
@@ -348,6 +351,10 @@ mod tests {
         for (from, _, stage) in BOUNDARIES {
             let entered = BOUNDARIES.iter().any(|(_, to, _)| *to == from);
             let first = matches!(stage, Stage::Nic | Stage::Veth);
+            assert!(
+                !first || prism_probes_common::points::is_journey_start(from),
+                "{stage:?} starts a journey where none begins"
+            );
             assert!(entered || first, "{stage:?} starts where nothing ends");
         }
         assert_eq!(

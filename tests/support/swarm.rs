@@ -114,8 +114,10 @@ impl Swarm {
             netns::create(&n.ns).unwrap();
         }
         let (a, b) = (self.nodes[0].ns.clone(), self.nodes[1].ns.clone());
-        rtnl::run_in(Some(&a), |nl| async move { nl.add_veth_into("eth0", "eth0", &b, 1).await })
-            .unwrap();
+        rtnl::run_in(Some(&a), |nl| async move {
+            nl.add_veth_into("eth0", "eth0", &b, 1).await
+        })
+        .unwrap();
         for n in &self.nodes {
             let ip = n.ip;
             rtnl::run_in(Some(&n.ns), |nl| async move {
@@ -135,7 +137,7 @@ impl Swarm {
         self.nodes[1].docker(&["swarm", "join", "--token", &token, &join]);
         let rootfs = busybox_rootfs(&self.root);
         for n in &self.nodes {
-            let tar = Command::new("tar")
+            let mut tar = Command::new("tar")
                 .arg("-C")
                 .arg(&rootfs)
                 .args(["-c", "."])
@@ -146,20 +148,36 @@ impl Swarm {
                 .arg("-H")
                 .arg(n.socket())
                 .args(["import", "-", IMAGE])
-                .stdin(tar.stdout.unwrap())
+                .stdin(tar.stdout.take().unwrap())
                 .stdout(Stdio::null())
                 .status()
                 .unwrap();
+            assert!(tar.wait().unwrap().success(), "tar of the busybox rootfs");
             assert!(status.success(), "docker import on {}", n.ns);
         }
         let network = format!("{name}net");
         self.nodes[0].docker(&[
-            "network", "create", "-d", "overlay", "--attachable", "--subnet", SUBNET, &network,
+            "network",
+            "create",
+            "-d",
+            "overlay",
+            "--attachable",
+            "--subnet",
+            SUBNET,
+            &network,
         ]);
         for (i, n) in self.nodes.iter().enumerate() {
             let cname = format!("{name}c{}", i + 1);
             n.docker(&[
-                "run", "-d", "--network", &network, "--name", &cname, IMAGE, "sleep", "3600",
+                "run",
+                "-d",
+                "--network",
+                &network,
+                "--name",
+                &cname,
+                IMAGE,
+                "sleep",
+                "3600",
             ]);
             let pid: u32 = n
                 .docker(&["inspect", "-f", "{{.State.Pid}}", &cname])
@@ -173,7 +191,11 @@ impl Swarm {
                     &cname,
                 ])
                 .split_whitespace()
-                .find_map(|a| a.parse::<Ipv4Addr>().ok().filter(|ip| ip.octets()[..3] == [10, 77, 0]))
+                .find_map(|a| {
+                    a.parse::<Ipv4Addr>()
+                        .ok()
+                        .filter(|ip| ip.octets()[..3] == [10, 77, 0])
+                })
                 .expect("an address on the overlay");
             let alias = format!("{cname}ns");
             netns::attach(&alias, pid).unwrap();
@@ -235,8 +257,8 @@ impl Swarm {
         }
     }
 
-    /// The labels Prism gives the namespaces of the swarm: the nodes and
-    /// the network sandboxes under each daemon's exec root.
+    /// The swarm's namespaces as paths: the nodes, and every namespace
+    /// under each daemon's exec root (network sandboxes, containers).
     pub fn namespaces(&self) -> Vec<String> {
         let mut out: Vec<String> = self.nodes.iter().map(|n| n.ns.clone()).collect();
         for n in &self.nodes {
@@ -244,7 +266,6 @@ impl Swarm {
                 out.extend(entries.filter_map(|e| Some(e.ok()?.path().display().to_string())));
             }
         }
-        out.extend(self.containers.iter().map(|c| c.alias.clone()));
         out
     }
 }

@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use prism_datapath::control::{self, EnableOptions, Mode};
 use prism_lab::{
-    Topology,
+    Flavor, Topology,
     latency::{Percentiles, median, median_of},
     scenario::{self, Background, RunOptions, ScenarioReport},
     workload::{PROBE_PORT, prober::ProberConfig},
@@ -22,6 +22,9 @@ use crate::{cli::BenchArgs, table::Table};
 enum Config {
     /// The prober alone, datapath off.
     Idle,
+    /// The prober alone, sync datapath on: what the fast path gives
+    /// without load (ratios to `idle`).
+    IdleSync,
     /// Under bulk traffic, datapath off.
     Off,
     Sync,
@@ -32,8 +35,9 @@ enum Config {
 }
 
 impl Config {
-    const ALL: [Config; 6] = [
+    const ALL: [Config; 7] = [
         Self::Idle,
+        Self::IdleSync,
         Self::Off,
         Self::Sync,
         Self::Mark,
@@ -44,6 +48,7 @@ impl Config {
     fn name(self) -> &'static str {
         match self {
             Self::Idle => "idle",
+            Self::IdleSync => "idle+sync",
             Self::Off => "off",
             Self::Sync => "sync",
             Self::Mark => "mark",
@@ -52,10 +57,33 @@ impl Config {
         }
     }
 
+    /// The prober runs alone.
+    fn idle(self) -> bool {
+        matches!(self, Self::Idle | Self::IdleSync)
+    }
+
+    /// What its ratios are paired with: the same load, datapath off.
+    fn baseline(self) -> Option<Config> {
+        match self {
+            Self::Idle | Self::Off => None,
+            Self::IdleSync => Some(Self::Idle),
+            _ => Some(Self::Off),
+        }
+    }
+
+    /// The configurations a lab of this overlay can run: nic mode needs
+    /// the underlay beside the VXLAN device (not Docker's split).
+    fn for_overlay(flavor: Flavor) -> Vec<Config> {
+        Self::ALL
+            .into_iter()
+            .filter(|c| flavor != Flavor::Docker || !c.modes().contains(&Mode::Nic))
+            .collect()
+    }
+
     fn modes(self) -> Vec<Mode> {
         match self {
             Self::Idle | Self::Off => Vec::new(),
-            Self::Sync => vec![Mode::Sync],
+            Self::Sync | Self::IdleSync => vec![Mode::Sync],
             Self::Mark => vec![Mode::Mark],
             Self::Nic => vec![Mode::Nic],
             Self::SyncNic => vec![Mode::Sync, Mode::Nic],
@@ -75,7 +103,8 @@ struct Summary {
     config: Config,
     latency: Percentiles,
     background_gbit_per_s: Option<f64>,
-    /// Medians of per-round ratios to `off` (None for `off` itself).
+    /// Medians of per-round ratios to the baseline (`off`; `idle` for
+    /// `idle+sync`; None for the baselines themselves).
     p50_ratio: Option<f64>,
     p99_ratio: Option<f64>,
     p999_ratio: Option<f64>,
@@ -84,6 +113,7 @@ struct Summary {
 
 #[derive(Serialize)]
 struct Output {
+    overlay: Flavor,
     background: Background,
     rounds: u32,
     runs: Vec<Run>,
@@ -121,11 +151,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         ..Default::default()
     };
     let cpus = opts.placement.cpus(prism_lab::placement::online_cpus())?;
-    let total = args.rounds as usize * Config::ALL.len();
+    let configs = Config::for_overlay(topo.config.overlay);
+    let total = args.rounds as usize * configs.len();
+    let names: Vec<&str> = configs.iter().map(|c| c.name()).collect();
     eprintln!(
-        "bench: {} rounds of {}, {} background, {} placement, about {} per run",
+        "bench: {} overlay, {} rounds of {}, {} background, {} placement, about {} per run",
+        topo.config.overlay,
         args.rounds,
-        Config::ALL.map(Config::name).join("/"),
+        names.join("/"),
         args.background,
         args.placement,
         humantime::format_duration(opts.duration + opts.warmup)
@@ -133,19 +166,19 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut runs = Vec::new();
     let result = (|| -> Result<()> {
         for round in 1..=args.rounds {
-            for config in Config::ALL {
+            for &config in &configs {
                 // The placement's RPS first: nic mode then changes its own
                 // ring's mask (and puts the placement's back when disabled).
                 opts.placement.apply(&topo, &cpus)?;
                 set_datapath(config, &rules, &hosts, cpus.prober)?;
-                let background = if config == Config::Idle {
+                let background = if config.idle() {
                     Background::Idle
                 } else {
                     args.background
                 };
                 let report = scenario::run(&topo, background, &opts)?;
                 eprintln!(
-                    "[{}/{total}] round {round} {:<4}  p50 {:>8.1} µs  p99 {:>9.1} µs  lost {}{}",
+                    "[{}/{total}] round {round} {:<9}  p50 {:>8.1} µs  p99 {:>9.1} µs  lost {}{}",
                     runs.len() + 1,
                     config.name(),
                     report.latency.p50,
@@ -168,8 +201,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     // Whatever happened, leave the datapath off as we found it.
     let _ = control::disable();
     result?;
-    let summary = Config::ALL.iter().map(|&c| summarize(c, &runs)).collect();
+    let summary = configs.iter().map(|&c| summarize(c, &runs)).collect();
     let out = Output {
+        overlay: topo.config.overlay,
         background: args.background,
         rounds: args.rounds,
         runs,
@@ -209,17 +243,15 @@ fn summarize(config: Config, runs: &[Run]) -> Summary {
     let latency = median_of(&mine.iter().map(|r| r.report.latency).collect::<Vec<_>>());
     let gbit = |r: &Run| r.report.background.map(|b| b.gbit_per_s);
     let bg: Vec<f64> = mine.iter().filter_map(|r| gbit(r)).collect();
-    // Ratios to `off` in the same round.
+    // Ratios to the baseline in the same round.
     let paired = |f: &dyn Fn(&Run) -> Option<f64>| -> Option<f64> {
-        if config == Config::Off {
-            return None;
-        }
+        let baseline = config.baseline()?;
         let ratios: Vec<f64> = mine
             .iter()
             .filter_map(|r| {
                 let off = runs
                     .iter()
-                    .find(|o| o.round == r.round && o.config == Config::Off)?;
+                    .find(|o| o.round == r.round && o.config == baseline)?;
                 let (a, b) = (f(r)?, f(off)?);
                 (b > 0.0).then(|| a / b)
             })
@@ -233,18 +265,14 @@ fn summarize(config: Config, runs: &[Run]) -> Summary {
         p50_ratio: paired(&|r| Some(r.report.latency.p50)),
         p99_ratio: paired(&|r| Some(r.report.latency.p99)),
         p999_ratio: paired(&|r| Some(r.report.latency.p999)),
-        background_ratio: if config == Config::Idle {
-            None
-        } else {
-            paired(&gbit)
-        },
+        background_ratio: if config.idle() { None } else { paired(&gbit) },
     }
 }
 
 fn print_table(out: &Output) {
     println!(
-        "\nprober round-trip times in µs, medians of {} rounds, {} background; ratios to 'off' paired per round",
-        out.rounds, out.background
+        "\nprober round-trip times in µs on the {} overlay, medians of {} rounds, {} background; ratios to 'off' (idle+sync: to 'idle') paired per round",
+        out.overlay, out.rounds, out.background
     );
     let mut t = Table::new(&[
         "CONFIG",

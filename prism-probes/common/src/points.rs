@@ -76,8 +76,24 @@ pub const MAX_STAGES: u32 = 32;
 /// The histogram slot (in stage units) of whole receive journeys: underlay
 /// GRO entry -> the application's read. Past every real stage.
 pub const RECEIVE_TOTAL: u8 = (MAX_STAGES - 1) as u8;
-/// The point that begins a new journey (set on a tracked skb: reuse).
-pub const JOURNEY_STARTS: [u8; 2] = [
+/// Points where a packet comes off the wire into a receive path: the
+/// underlay's GRO (a NAPI device: a NIC, a veth with GRO), or its backlog
+/// enqueue (a device without NAPI, such as a plain veth underlay of a kind
+/// or container-in-container node). A receive journey's total starts here.
+pub const RECEIVE_STARTS: [u8; 2] = [
     point(event::GRO_ENTRY, role::UNDERLAY),
-    point(event::DEV_QUEUE, role::CONTAINER),
+    point(event::NETIF_RX, role::UNDERLAY),
 ];
+/// Where a packet leaves its container: a transmit journey begins.
+pub const TRANSMIT_START: u8 = point(event::DEV_QUEUE, role::CONTAINER);
+
+/// Whether a packet at `point` (not on a journey yet) begins one.
+#[inline(always)]
+pub const fn is_journey_start(point: u8) -> bool {
+    is_receive_start(point) || point == TRANSMIT_START
+}
+
+#[inline(always)]
+pub const fn is_receive_start(point: u8) -> bool {
+    point == RECEIVE_STARTS[0] || point == RECEIVE_STARTS[1]
+}

@@ -14,7 +14,8 @@ use prism_probes_common::{
     CLASS_PENDING, CLASSES, DEVICE_WAYS, EVENT_FIRST, Event, SkbSlot, SkbState, counter,
     device_slot,
     points::{
-        JOURNEY_STARTS, POINTS, RECEIVE_TOTAL, STAGE_PASS, STAGE_UNMAPPED, event, point, role,
+        POINTS, RECEIVE_TOTAL, STAGE_PASS, STAGE_UNMAPPED, event, is_journey_start,
+        is_receive_start, point, role,
     },
     skb_slot,
 };
@@ -163,7 +164,7 @@ fn track_at(point: u8, skb: *const u8, key: u64, state: &mut SkbState, may_start
     if state.sampled != 0 {
         emit(now, state, delta, key, stage, point, 0);
     }
-    if point == JOURNEY_STARTS[0] {
+    if is_receive_start(point) {
         // Off the wire into a receive path: its own end-to-end time starts.
         state.rx_start_ns = now;
     }
@@ -197,11 +198,7 @@ fn start(point: u8, skb: *const u8, key: u64, first_ns: u64) {
         class: CLASS_PENDING,
         sampled: 0,
         _pad: [0; 5],
-        rx_start_ns: if point == JOURNEY_STARTS[0] {
-            first_ns
-        } else {
-            0
-        },
+        rx_start_ns: if is_receive_start(point) { first_ns } else { 0 },
     };
     slot.skb = key;
     begin(&mut slot.state, skb, key);
@@ -286,11 +283,6 @@ pub fn read_from_socket(sk: u64) {
             None => {}
         }
     }
-}
-
-#[inline(always)]
-fn is_journey_start(point: u8) -> bool {
-    point == JOURNEY_STARTS[0] || point == JOURNEY_STARTS[1]
 }
 
 #[inline(always)]
