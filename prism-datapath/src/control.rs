@@ -491,8 +491,9 @@ fn write_tables(dir: &Path, host: &Host, config: &Config) -> Result<()> {
     Tables::of(host).write(&mut maps)
 }
 
-/// Attaches the receive program to the underlay and the transmit program
-/// to every container's host veth, where no link is pinned yet, and drops
+/// Attaches the receive program to the underlay (Docker: to the sandbox's
+/// VXLAN device) and the transmit program to every container's host veth,
+/// where no link is pinned yet, and drops
 /// the links of containers that are gone. Links go first in tcx order, so
 /// the fast path sees packets before other programs (which stay attached
 /// and untouched).

@@ -220,9 +220,8 @@ fn host_of(o: &Overlay, scope: &Scope) -> Result<Host, String> {
     let plan = match (o.reach, o.is_split()) {
         (Reach::Routed, _) if !scope.allow_netfilter_bypass => {
             return Err(format!(
-                "a routed overlay{}: the fast path would skip the node's IP forwarding, netfilter (FORWARD chains, conntrack) and any network policy enforced there{} for high-priority flows; pass --allow-netfilter-bypass to accept that",
-                calico_hint(o).map(|_| " (Calico)").unwrap_or(""),
-                calico_hint(o).map(|h| format!(", {h}")).unwrap_or_default()
+                "a routed overlay: for high-priority flows the fast path would skip the node's IP forwarding and netfilter (FORWARD rules, conntrack, and any network policy enforced there{}); pass --allow-netfilter-bypass to accept that",
+                calico_hint(o).map(|h| format!("; {h}")).unwrap_or_default()
             ));
         }
         (Reach::Routed, true) => {
@@ -295,7 +294,7 @@ fn calico_hint(o: &Overlay) -> Option<&'static str> {
             .iter()
             .any(|c| c.host_veth.name.starts_with("cali"));
     calico.then_some(
-        "Calico's NetworkPolicy and its conntrack (replies whose requests conntrack never saw are dropped as INVALID)",
+        "this looks like Calico: its NetworkPolicy would not apply to them, and a flow conntrack sees only one way is dropped as INVALID",
     )
 }
 
