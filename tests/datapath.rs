@@ -4,10 +4,13 @@
 mod support;
 
 use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
-use prism_datapath::object::{DatapathObject, RX_PROGRAM, STEER_PROGRAM, TX_PROGRAM};
+use prism_datapath::object::{
+    DatapathObject, RX_PROGRAM, RX_SANDBOX_PROGRAM, STEER_PROGRAM, TX_PROGRAM,
+};
 use prism_datapath::tables::Tables;
 use prism_datapath_common::{
-    Config, DSCP_KEEP, EGRESS, Local, RX, Remote, TX, Tunnel, kind, mode, reason,
+    Config, DSCP_KEEP, EGRESS, Local, LocalIp, RX, Remote, RemoteNet, TX, Tunnel, kind, mode,
+    reason,
 };
 use prism_rules::RuleSet;
 use support::packets::*;
@@ -461,4 +464,226 @@ fn nic_mode_steers_by_class_and_changes_nothing_else() {
         off.counters().unwrap().get(EGRESS, reason::STEERED, true),
         0
     );
+}
+
+/// This node's VXLAN device (routed overlays: the inner destination on
+/// receive) and the remote node's, and the gateway a routed pod sends to.
+const REMOTE_VXLAN_MAC: [u8; 6] = [0x5e, 0, 0x0f, 0, 0, 1];
+const GATEWAY_MAC: [u8; 6] = [0xee; 6];
+const REMOTE_POD: [u8; 4] = [10, 42, 1, 5];
+
+/// A routed host (Flannel or Calico): one pod here by IP, one remote prefix.
+fn routed_datapath() -> DatapathObject {
+    let mut dp = datapath(mode::SYNC);
+    dp.set_tables(&Tables {
+        tunnel: tunnel(kind::ROUTED),
+        local_ips: vec![(
+            C_LOCAL.into(),
+            LocalIp {
+                host_veth_ifindex: HOST_VETH_IFINDEX,
+                mac: LOCAL_CONTAINER,
+                gateway_mac: GATEWAY_MAC,
+            },
+        )],
+        remote_nets: vec![(
+            ([10, 42, 1, 0].into(), 24),
+            RemoteNet {
+                vtep_ip: REMOTE_VTEP,
+                next_hop_mac: PEER_UNDERLAY_MAC,
+                vtep_mac: REMOTE_VXLAN_MAC,
+            },
+        )],
+        ..Default::default()
+    })
+    .unwrap();
+    dp
+}
+
+/// An IPv4 UDP packet from `src` to `dst` with its TTL, in a frame.
+fn routed_frame(
+    dst_mac: [u8; 6],
+    src_mac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    ttl: u8,
+) -> Vec<u8> {
+    let mut ip = ipv4(
+        src,
+        dst,
+        17,
+        &udp(40000, HIGH_PORT, b"routed"),
+        V4::default(),
+    );
+    ip[8] = ttl;
+    ip[10..12].copy_from_slice(&[0, 0]);
+    let csum = checksum(&ip[..20]);
+    ip[10..12].copy_from_slice(&csum.to_be_bytes());
+    eth(dst_mac, src_mac, ETH_P_IP, &ip)
+}
+
+/// What forwarding changes: the Ethernet header and the TTL (with the IPv4
+/// checksum); everything after the IP header is byte for byte the same.
+fn assert_forwarded(out: &[u8], sent: &[u8], dst: [u8; 6], src: [u8; 6]) {
+    assert_eq!(out.len(), sent.len());
+    assert_eq!(&out[..6], &dst, "new destination MAC");
+    assert_eq!(&out[6..12], &src, "new source MAC");
+    assert_eq!(out[14 + 8], sent[14 + 8] - 1, "TTL less one");
+    assert_eq!(checksum(&out[14..34]), 0, "IPv4 checksum valid");
+    assert_eq!(
+        &out[34..],
+        &sent[34..],
+        "transport header and payload unchanged"
+    );
+    assert_eq!(&out[12..22], &sent[12..22]);
+    assert_eq!(&out[23..24], &sent[23..24], "protocol unchanged");
+}
+
+#[test]
+fn routed_receive_routes_by_inner_ip_as_forwarding_would() {
+    let mut dp = routed_datapath();
+    // The remote node routed it to this node's VXLAN device.
+    let inner = routed_frame(VXLAN_MAC, REMOTE_VXLAN_MAC, REMOTE_POD, C_LOCAL, 63);
+    let (verdict, out) = run(&mut dp, RX_PROGRAM, &encapsulated(&inner, V4::default()), 0);
+    assert_eq!(verdict, TC_ACT_REDIRECT);
+    assert_forwarded(&out, &inner, LOCAL_CONTAINER, GATEWAY_MAC);
+    assert_eq!(dp.counters().unwrap().get(RX, reason::FAST, true), 1);
+
+    let unknown = routed_frame(VXLAN_MAC, REMOTE_VXLAN_MAC, REMOTE_POD, [10, 42, 0, 99], 63);
+    let expiring = routed_frame(VXLAN_MAC, REMOTE_VXLAN_MAC, REMOTE_POD, C_LOCAL, 1);
+    let not_ours = routed_frame(LOCAL_CONTAINER, REMOTE_VXLAN_MAC, REMOTE_POD, C_LOCAL, 63);
+    for (what, inner, why) in [
+        ("no pod has the address", unknown, reason::UNKNOWN_IP),
+        ("the TTL would expire", expiring, reason::TTL),
+        ("not for this node's device", not_ours, reason::UNKNOWN_MAC),
+    ] {
+        let frame = encapsulated(&inner, V4::default());
+        let (verdict, out) = run(&mut dp, RX_PROGRAM, &frame, 0);
+        assert_eq!(verdict, TC_ACT_UNSPEC, "{what}");
+        assert_eq!(out, frame, "{what}: frame changed");
+        assert_eq!(dp.counters().unwrap().get(RX, why, true), 1, "{what}");
+    }
+}
+
+#[test]
+fn routed_transmit_finds_the_vtep_by_prefix_and_rewrites_the_inner_frame() {
+    let mut dp = routed_datapath();
+    let sent = routed_frame(GATEWAY_MAC, LOCAL_CONTAINER, C_LOCAL, REMOTE_POD, 64);
+    let (verdict, out) = run(&mut dp, TX_PROGRAM, &sent, 0);
+    assert_eq!(verdict, TC_ACT_REDIRECT);
+    assert_eq!(
+        &out[0..6],
+        &PEER_UNDERLAY_MAC,
+        "outer destination: the next hop"
+    );
+    assert_eq!(&out[30..34], &REMOTE_VTEP, "the prefix's VTEP");
+    assert_eq!(checksum(&out[14..34]), 0, "outer IPv4 checksum valid");
+    assert_eq!(&out[42..50], &[0x08, 0, 0, 0, 0, 0, VNI as u8, 0]);
+    // The inner frame, as the node's forwarding would have sent it to the
+    // remote VXLAN device.
+    assert_forwarded(&out[50..], &sent, REMOTE_VXLAN_MAC, VXLAN_MAC);
+
+    let elsewhere = routed_frame(GATEWAY_MAC, LOCAL_CONTAINER, C_LOCAL, [10, 43, 0, 1], 64);
+    let expiring = routed_frame(GATEWAY_MAC, LOCAL_CONTAINER, C_LOCAL, REMOTE_POD, 1);
+    for (what, frame, why) in [
+        ("no remote prefix", elsewhere, reason::UNKNOWN_IP),
+        ("the TTL would expire", expiring, reason::TTL),
+    ] {
+        let (verdict, out) = run(&mut dp, TX_PROGRAM, &frame, 0);
+        assert_eq!(verdict, TC_ACT_UNSPEC, "{what}");
+        assert_eq!(out, frame, "{what}: frame changed");
+        assert_eq!(dp.counters().unwrap().get(TX, why, true), 1, "{what}");
+    }
+}
+
+#[test]
+fn sandbox_programs_hand_frames_on_unchanged() {
+    // Docker: after the kernel's decap on the sandbox's VXLAN device, and
+    // from the container's veth straight to that device.
+    let mut dp = datapath(mode::SYNC);
+    dp.set_tables(&Tables {
+        tunnel: tunnel(kind::SANDBOX),
+        locals: vec![(
+            LOCAL_CONTAINER,
+            Local {
+                host_veth_ifindex: HOST_VETH_IFINDEX,
+            },
+        )],
+        remotes: vec![(
+            REMOTE_CONTAINER,
+            Remote {
+                vtep_ip: REMOTE_VTEP,
+                next_hop_mac: PEER_UNDERLAY_MAC,
+                _pad: [0; 6],
+            },
+        )],
+        ..Default::default()
+    })
+    .unwrap();
+    let inbound = inner_v4_udp(HIGH_PORT, b"ping");
+    let (verdict, out) = run(&mut dp, RX_SANDBOX_PROGRAM, &inbound, 0);
+    assert_eq!((verdict, &out), (TC_ACT_REDIRECT, &inbound));
+    let low = inner_v4_udp(53, b"query");
+    assert_eq!(
+        run(&mut dp, RX_SANDBOX_PROGRAM, &low, 0),
+        (TC_ACT_UNSPEC, low)
+    );
+    let outbound = from_container_v4_udp(HIGH_PORT, b"pong");
+    let (verdict, out) = run(&mut dp, TX_PROGRAM, &outbound, 0);
+    assert_eq!(
+        (verdict, &out),
+        (TC_ACT_REDIRECT, &outbound),
+        "the device encapsulates"
+    );
+    let c = dp.counters().unwrap();
+    assert_eq!(
+        (c.get(RX, reason::FAST, true), c.get(TX, reason::FAST, true)),
+        (1, 1)
+    );
+}
+
+#[test]
+fn the_devices_port_is_the_one_matched_and_written() {
+    let mut dp = datapath(mode::SYNC);
+    let mut tables = Tables {
+        tunnel: Tunnel {
+            port: 8472,
+            ..tunnel(kind::BRIDGED)
+        },
+        locals: vec![(
+            LOCAL_CONTAINER,
+            Local {
+                host_veth_ifindex: HOST_VETH_IFINDEX,
+            },
+        )],
+        ..Default::default()
+    };
+    tables.remotes.push((
+        REMOTE_CONTAINER,
+        Remote {
+            vtep_ip: REMOTE_VTEP,
+            next_hop_mac: PEER_UNDERLAY_MAC,
+            _pad: [0; 6],
+        },
+    ));
+    dp.set_tables(&tables).unwrap();
+    let (_, out) = run(
+        &mut dp,
+        TX_PROGRAM,
+        &from_container_v4_udp(HIGH_PORT, b"x"),
+        0,
+    );
+    assert_eq!(
+        u16::from_be_bytes([out[36], out[37]]),
+        8472,
+        "outer destination port"
+    );
+    // On 4789 a packet is no VXLAN of this device's.
+    let (verdict, _) = run(
+        &mut dp,
+        RX_PROGRAM,
+        &encapsulated(&inner_v4_udp(HIGH_PORT, b"x"), V4::default()),
+        0,
+    );
+    assert_eq!(verdict, TC_ACT_UNSPEC);
+    assert_eq!(dp.counters().unwrap().get(RX, reason::NOT_VXLAN, false), 1);
 }
