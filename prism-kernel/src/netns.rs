@@ -62,8 +62,8 @@ pub fn current_inode() -> Result<u32> {
     Ok(fs::metadata("/proc/thread-self/ns/net")?.ino() as u32)
 }
 
-/// Creates the named namespace. Fails if it exists.
-pub fn create(name: &str) -> Result<()> {
+/// The file at `/run/netns/NAME` a namespace is bind-mounted on, new.
+fn mount_point(name: &str) -> Result<PathBuf> {
     prepare_dir()?;
     let path = path_of(name);
     OpenOptions::new()
@@ -74,6 +74,12 @@ pub fn create(name: &str) -> Result<()> {
             io::ErrorKind::AlreadyExists => anyhow!("network namespace {name} already exists"),
             _ => anyhow!("cannot create {}: {e}", path.display()),
         })?;
+    Ok(path)
+}
+
+/// Creates the named namespace. Fails if it exists.
+pub fn create(name: &str) -> Result<()> {
+    let path = mount_point(name)?;
     let bound = std::thread::scope(|s| {
         s.spawn(|| -> Result<()> {
             unshare(CloneFlags::CLONE_NEWNET).context("unshare(CLONE_NEWNET)")?;
@@ -98,13 +104,7 @@ pub fn create(name: &str) -> Result<()> {
 /// Names the network namespace of process `pid` (`ip netns attach NAME PID`):
 /// a bind mount at `/run/netns/NAME`, removed again by [`delete`].
 pub fn attach(name: &str, pid: u32) -> Result<()> {
-    prepare_dir()?;
-    let path = path_of(name);
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .with_context(|| format!("create {}", path.display()))?;
+    let path = mount_point(name)?;
     let source = format!("/proc/{pid}/ns/net");
     let bound = mount(
         Some(source.as_str()),

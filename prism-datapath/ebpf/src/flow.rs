@@ -2,6 +2,7 @@
 //! through `bpf_skb_load_bytes` (works on nonlinear skbs too).
 
 use aya_ebpf::programs::TcContext;
+use prism_datapath_common::reason;
 use prism_rules::{FlowKey, PROTO_TCP, PROTO_UDP};
 
 use crate::maps::{RULE_FLOW, rule_flow_is_high};
@@ -15,6 +16,31 @@ pub enum Unreadable {
     NonIp,
     Fragment,
     Truncated,
+}
+
+impl Unreadable {
+    /// The counter it is passed on under (class unknown: counted low).
+    #[inline(always)]
+    pub fn reason(self) -> (u32, bool) {
+        let why = match self {
+            Self::NonIp => reason::NON_IP,
+            Self::Fragment => reason::FRAGMENT,
+            Self::Truncated => reason::TRUNCATED,
+        };
+        (why, false)
+    }
+}
+
+/// The Ethernet header and flow of a high-priority frame at the start of
+/// the packet, or why it keeps the normal path.
+#[inline(always)]
+pub fn high_priority_frame(ctx: &TcContext) -> Result<([u8; ETH_LEN], Flow), (u32, bool)> {
+    let eth: [u8; ETH_LEN] = ctx.load(0).map_err(|_| (reason::TRUNCATED, false))?;
+    let flow = classify(ctx, ethertype(&eth), ETH_LEN).map_err(Unreadable::reason)?;
+    if !flow.high {
+        return Err((reason::LOW, false));
+    }
+    Ok((eth, flow))
 }
 
 /// The IP version, protocol and class of the packet whose IP header is at

@@ -23,7 +23,7 @@ use aya_ebpf::{
 use prism_datapath_common::{RX, kind, mac_key, mode, reason};
 
 use crate::{
-    flow::{ETH_LEN, Flow, Unreadable, classify, ethertype},
+    flow::{ETH_LEN, Flow, high_priority_frame},
     maps::{LOCAL, LOCAL_IP, config, count, tunnel},
     route,
     vxlan::{DECAP_LEN, INNER_AT, Vxlan, vxlan},
@@ -137,15 +137,7 @@ fn routed(
 /// Docker's sandbox: the frame on the VXLAN device is already the inner
 /// one; a high-priority frame for a local container goes to it directly.
 fn handle_decapsulated(ctx: &TcContext) -> Result<i32, (u32, bool)> {
-    let eth: [u8; ETH_LEN] = ctx.load(0).map_err(|_| (reason::TRUNCATED, false))?;
-    let flow = classify(ctx, ethertype(&eth), ETH_LEN).map_err(|e| match e {
-        Unreadable::NonIp => (reason::NON_IP, false),
-        Unreadable::Fragment => (reason::FRAGMENT, false),
-        Unreadable::Truncated => (reason::TRUNCATED, false),
-    })?;
-    if !flow.high {
-        return Err((reason::LOW, false));
-    }
+    let (eth, _) = high_priority_frame(ctx)?;
     mark(ctx)?;
     let dst = [eth[0], eth[1], eth[2], eth[3], eth[4], eth[5]];
     let local = unsafe { LOCAL.get(&mac_key(dst)) }.ok_or((reason::UNKNOWN_MAC, true))?;

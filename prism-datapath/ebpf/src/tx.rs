@@ -22,7 +22,7 @@ use prism_datapath_common::{DSCP_KEEP, TX, Tunnel, kind, mac_key, mode, reason};
 
 use crate::{
     dscp,
-    flow::{ETH_LEN, Unreadable, classify, current, ethertype},
+    flow::{ETH_LEN, current, high_priority_frame},
     maps::{REMOTE, REMOTE_NET, config, count, tunnel},
     route,
 };
@@ -51,15 +51,7 @@ pub fn prism_tx(ctx: TcContext) -> i32 {
 
 fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
     let cfg = config();
-    let eth: [u8; ETH_LEN] = ctx.load(0).map_err(|_| (reason::TRUNCATED, false))?;
-    let flow = classify(ctx, ethertype(&eth), ETH_LEN).map_err(|e| match e {
-        Unreadable::NonIp => (reason::NON_IP, false),
-        Unreadable::Fragment => (reason::FRAGMENT, false),
-        Unreadable::Truncated => (reason::TRUNCATED, false),
-    })?;
-    if !flow.high {
-        return Err((reason::LOW, false));
-    }
+    let (eth, flow) = high_priority_frame(ctx)?;
     // The DSCP the outer header carries (the kernel's VXLAN device, by
     // default, gives 0): the marked one in mark mode.
     let mut outer_dscp = 0;

@@ -61,10 +61,6 @@ pub fn vxlan(ctx: &TcContext) -> Result<Vxlan, (u32, bool)> {
         return Err((reason::OTHER_VNI, false));
     }
     let inner: [u8; ETH_LEN] = ctx.load(INNER_AT).map_err(|_| (reason::TRUNCATED, false))?;
-    let flow = classify(ctx, ethertype(&inner), INNER_AT + ETH_LEN).map_err(|e| match e {
-        Unreadable::NonIp => (reason::NON_IP, false),
-        Unreadable::Fragment => (reason::FRAGMENT, false),
-        Unreadable::Truncated => (reason::TRUNCATED, false),
-    })?;
+    let flow = classify(ctx, ethertype(&inner), INNER_AT + ETH_LEN).map_err(Unreadable::reason)?;
     Ok(Vxlan { inner, flow })
 }
