@@ -125,6 +125,21 @@ fn fast_path_both_ways_on(tag: &str, lab_options: &[&str], enable_options: &[&st
     let out = run_ok(&args(&enable));
     assert!(out.contains("datapath enabled"), "{tag}: {out}");
     assert!(!out.contains("not served"), "{tag}: {out}");
+    // status names this lab's VXLAN devices and how they are served.
+    let hosts: Vec<String> = topo
+        .sides
+        .iter()
+        .map(|s| s.sandbox_ns.clone().unwrap_or_else(|| s.host_ns.clone()))
+        .collect();
+    let listed = status()["overlays"].as_array().unwrap().clone();
+    for host in &hosts {
+        let row = listed
+            .iter()
+            .find(|o| o["namespace"] == host.as_str())
+            .unwrap_or_else(|| panic!("{tag}: {host} not in the status overlays: {listed:?}"));
+        let served = row["datapath"].as_str().unwrap();
+        assert!(!served.starts_with("not served"), "{tag}: {row}");
+    }
     // The profilers share the datapath's rules when given none of their own.
     let line = run_ok(&[
         "stat",

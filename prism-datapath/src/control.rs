@@ -647,6 +647,68 @@ pub struct Status {
     pub hosts: Vec<HostStatus>,
     /// Counters summed over hosts.
     pub counters: Vec<CounterRow>,
+    /// Every VXLAN device on this machine, and whether the datapath
+    /// serves it or why not (empty in the brief status).
+    pub overlays: Vec<OverlayStatus>,
+}
+
+/// A VXLAN device as the overlay model sees it, for `prism status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct OverlayStatus {
+    pub namespace: String,
+    pub device: String,
+    pub vni: u32,
+    pub port: u16,
+    pub reach: prism_overlay::Reach,
+    /// Where its socket and underlay are.
+    pub socket_namespace: String,
+    pub underlay: Option<String>,
+    pub underlay_found_by: Option<prism_overlay::UnderlayFrom>,
+    pub local_containers: usize,
+    pub remotes: usize,
+    /// How the datapath serves it, or why it does not.
+    pub datapath: String,
+}
+
+/// The overlays found and what the datapath makes of them, with the
+/// bypass the datapath was enabled with.
+fn overlays(allow_netfilter_bypass: bool) -> Vec<OverlayStatus> {
+    let Ok(model) = prism_overlay::discover() else {
+        return Vec::new();
+    };
+    let scope = Scope {
+        allow_netfilter_bypass,
+        ..Default::default()
+    };
+    let hosts = topology::plan(&model, &scope, &[]);
+    model
+        .overlays
+        .iter()
+        .map(|o| {
+            let is = |ns: &str, dev: &str| ns == o.vxlan.ns.label && dev == o.vxlan.name;
+            let datapath = match hosts.served.iter().find(|h| is(&h.namespace, &h.vxlan.name)) {
+                Some(h) => format!("{:?}: {}", h.plan, h.serves()).to_lowercase(),
+                None => hosts
+                    .refused
+                    .iter()
+                    .find(|r| is(&r.namespace, &r.device))
+                    .map_or_else(|| "not served".into(), |r| format!("not served: {}", r.reason)),
+            };
+            OverlayStatus {
+                namespace: o.vxlan.ns.label.clone(),
+                device: o.vxlan.name.clone(),
+                vni: o.vni,
+                port: o.port,
+                reach: o.reach,
+                socket_namespace: o.socket_ns.label.clone(),
+                underlay: o.underlay.as_ref().map(|u| u.dev.name.clone()),
+                underlay_found_by: o.underlay.as_ref().map(|u| u.found_by),
+                local_containers: o.locals.len(),
+                remotes: o.remotes.len(),
+                datapath,
+            }
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -719,6 +781,7 @@ fn status_with(per_host: bool) -> Result<Status> {
             rules: rules.rules().iter().map(ToString::to_string).collect(),
             hosts: Vec::new(),
             counters: Vec::new(),
+            overlays: if per_host { overlays(false) } else { Vec::new() },
         });
     };
     let mut total = Counters::default();
@@ -788,6 +851,11 @@ fn status_with(per_host: bool) -> Result<Status> {
         rules: rules.rules().iter().map(ToString::to_string).collect(),
         hosts,
         counters: rows(&total),
+        overlays: if per_host {
+            overlays(state.allow_netfilter_bypass)
+        } else {
+            Vec::new()
+        },
     })
 }
 

@@ -164,6 +164,7 @@ pub fn status(json: bool) -> Result<ExitCode> {
     }
     if !s.enabled {
         println!("datapath: not enabled (turn it on with `prism enable --high RULE`)");
+        print_overlays(&s.overlays);
         return Ok(ExitCode::SUCCESS);
     }
     let mark = if s.modes.contains(&control::Mode::Mark) {
@@ -209,7 +210,48 @@ pub fn status(json: bool) -> Result<ExitCode> {
         ]);
     }
     print!("\n{c}");
+    print_overlays(&s.overlays);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The overlays found here, and what the datapath makes of each.
+fn print_overlays(overlays: &[control::OverlayStatus]) {
+    if overlays.is_empty() {
+        println!("\nno VXLAN device found in any network namespace");
+        return;
+    }
+    let mut t = Table::new(&[
+        "NAMESPACE",
+        "VXLAN",
+        ">VNI",
+        ">PORT",
+        "REACH",
+        "UNDERLAY",
+        ">LOCAL",
+        ">REMOTE",
+        "DATAPATH",
+    ]);
+    for o in overlays {
+        let underlay = match &o.underlay {
+            Some(dev) if o.socket_namespace != o.namespace => {
+                format!("{dev} in {}", o.socket_namespace)
+            }
+            Some(dev) => dev.clone(),
+            None => "unknown".into(),
+        };
+        t.row(vec![
+            o.namespace.clone(),
+            o.device.clone(),
+            o.vni.to_string(),
+            o.port.to_string(),
+            format!("{:?}", o.reach).to_lowercase(),
+            underlay,
+            o.local_containers.to_string(),
+            o.remotes.to_string(),
+            o.datapath.clone(),
+        ]);
+    }
+    print!("\noverlays found:\n{t}");
 }
 
 pub fn rules(cmd: RulesCommand) -> Result<ExitCode> {
