@@ -686,13 +686,20 @@ fn overlays(allow_netfilter_bypass: bool) -> Vec<OverlayStatus> {
         .iter()
         .map(|o| {
             let is = |ns: &str, dev: &str| ns == o.vxlan.ns.label && dev == o.vxlan.name;
-            let datapath = match hosts.served.iter().find(|h| is(&h.namespace, &h.vxlan.name)) {
+            let datapath = match hosts
+                .served
+                .iter()
+                .find(|h| is(&h.namespace, &h.vxlan.name))
+            {
                 Some(h) => format!("{:?}: {}", h.plan, h.serves()).to_lowercase(),
                 None => hosts
                     .refused
                     .iter()
                     .find(|r| is(&r.namespace, &r.device))
-                    .map_or_else(|| "not served".into(), |r| format!("not served: {}", r.reason)),
+                    .map_or_else(
+                        || "not served".into(),
+                        |r| format!("not served: {}", r.reason),
+                    ),
             };
             OverlayStatus {
                 namespace: o.vxlan.ns.label.clone(),
@@ -781,7 +788,11 @@ fn status_with(per_host: bool) -> Result<Status> {
             rules: rules.rules().iter().map(ToString::to_string).collect(),
             hosts: Vec::new(),
             counters: Vec::new(),
-            overlays: if per_host { overlays(false) } else { Vec::new() },
+            overlays: if per_host {
+                overlays(false)
+            } else {
+                Vec::new()
+            },
         });
     };
     let mut total = Counters::default();

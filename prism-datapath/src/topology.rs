@@ -88,6 +88,8 @@ pub struct Host {
     pub underlay: Port,
     pub socket_namespace: String,
     #[serde(skip)]
+    pub socket_ns_path: PathBuf,
+    #[serde(skip)]
     pub underlay_mac: [u8; 6],
     /// A veth (the lab's wire) rather than a NIC.
     pub underlay_is_veth: bool,
@@ -278,6 +280,7 @@ fn host_of(o: &Overlay, scope: &Scope) -> Result<Host, String> {
             ifindex: underlay.dev.ifindex,
         },
         socket_namespace: o.socket_ns.label.clone(),
+        socket_ns_path: o.socket_ns.path.clone(),
         underlay_mac: underlay.dev.mac,
         underlay_is_veth: underlay.is_veth,
         underlay_mtu: underlay.dev.mtu,

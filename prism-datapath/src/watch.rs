@@ -2,7 +2,7 @@
 //!
 //! The tables (local containers, remote containers and their VTEPs, the
 //! VTEPs' MACs) and the transmit attachments mirror rtnetlink state. The
-//! watcher subscribes to link and neighbour changes in every host
+//! watcher subscribes to link, neighbour and route changes in every host
 //! namespace and, when some arrive, runs the same idempotent update that a
 //! second `prism enable` would. It also re-scans every few seconds, which
 //! catches what notifications cannot: a namespace that gains a VXLAN device.
@@ -95,13 +95,26 @@ pub fn watch(
     Ok(End::Stopped)
 }
 
-/// One notification socket per host namespace.
+/// One notification socket per namespace a host's tables come from: the
+/// VXLAN device's, and its socket's (Docker: the node, whose routes lead
+/// to the remote VTEPs).
 fn subscribe(hosts: &[Host]) -> Result<Vec<EventSocket>> {
-    hosts
-        .iter()
-        .map(|h| {
-            let ns = std::fs::File::open(&h.ns_path)?;
-            EventSocket::open(Some(&ns), &h.namespace)
+    let mut namespaces: Vec<(&std::path::Path, &str)> = Vec::new();
+    for h in hosts {
+        for ns in [
+            (h.ns_path.as_path(), h.namespace.as_str()),
+            (h.socket_ns_path.as_path(), h.socket_namespace.as_str()),
+        ] {
+            if !namespaces.iter().any(|(p, _)| *p == ns.0) {
+                namespaces.push(ns);
+            }
+        }
+    }
+    namespaces
+        .into_iter()
+        .map(|(path, label)| {
+            let ns = std::fs::File::open(path)?;
+            EventSocket::open(Some(&ns), label)
         })
         .collect()
 }

@@ -23,13 +23,17 @@ use nix::{
 
 use crate::netns;
 
-/// Multicast groups (the legacy bit masks): links, and neighbours, which
-/// carry both ARP entries and bridge/VXLAN FDB entries.
+/// Multicast groups (the legacy bit masks): links; neighbours, which
+/// carry both ARP entries and bridge/VXLAN FDB entries; IPv4 routes (the
+/// pod prefixes of routed overlays, the way to remote VTEPs).
 const RTMGRP_LINK: u32 = 0x1;
 const RTMGRP_NEIGH: u32 = 0x4;
+const RTMGRP_IPV4_ROUTE: u32 = 0x40;
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
+const RTM_NEWROUTE: u16 = 24;
+const RTM_DELROUTE: u16 = 25;
 const RTM_NEWNEIGH: u16 = 28;
 const RTM_DELNEIGH: u16 = 29;
 
@@ -40,23 +44,26 @@ pub struct Changes {
     pub links: usize,
     /// Neighbour (ARP/NDP) and FDB entries added, removed or changed.
     pub neighbours: usize,
+    /// IPv4 routes added or removed.
+    pub routes: usize,
     /// Notifications the kernel dropped because we read too slowly.
     pub overflows: usize,
 }
 
 impl Changes {
     pub fn any(&self) -> bool {
-        self.links + self.neighbours + self.overflows > 0
+        self.links + self.neighbours + self.routes + self.overflows > 0
     }
 
     pub fn add(&mut self, other: Changes) {
         self.links += other.links;
         self.neighbours += other.neighbours;
+        self.routes += other.routes;
         self.overflows += other.overflows;
     }
 }
 
-/// A socket subscribed to link and neighbour changes in one namespace.
+/// A socket subscribed to link, neighbour and route changes in one namespace.
 pub struct EventSocket {
     fd: OwnedFd,
 }
@@ -75,9 +82,9 @@ impl EventSocket {
             .context("open an rtnetlink socket")?;
             bind(
                 fd.as_raw_fd(),
-                &NetlinkAddr::new(0, RTMGRP_LINK | RTMGRP_NEIGH),
+                &NetlinkAddr::new(0, RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE),
             )
-            .context("subscribe to link and neighbour changes")?;
+            .context("subscribe to link, neighbour and route changes")?;
             Ok(fd)
         })??;
         Ok(Self { fd })
@@ -135,6 +142,7 @@ fn count_messages(mut buf: &[u8], changes: &mut Changes) {
         match kind {
             RTM_NEWLINK | RTM_DELLINK => changes.links += 1,
             RTM_NEWNEIGH | RTM_DELNEIGH => changes.neighbours += 1,
+            RTM_NEWROUTE | RTM_DELROUTE => changes.routes += 1,
             _ => {}
         }
         // Messages are 4-byte aligned; a bad length ends the datagram.

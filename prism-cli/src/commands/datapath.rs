@@ -117,9 +117,10 @@ fn watch(opts: &EnableOptions) -> Result<()> {
         match update {
             Update::Changed { changes, report } => {
                 println!(
-                    "{stamp} updated after {} link and {} neighbour change(s){}: {} new attachment(s)",
+                    "{stamp} updated after {} link, {} neighbour and {} route change(s){}: {} new attachment(s)",
                     changes.links,
                     changes.neighbours,
+                    changes.routes,
                     if changes.overflows > 0 {
                         " (some notifications lost)"
                     } else {
@@ -131,8 +132,8 @@ fn watch(opts: &EnableOptions) -> Result<()> {
                 print_others(&report.others);
             }
             Update::Failed { changes, error } => eprintln!(
-                "{stamp} update after {} link and {} neighbour change(s) failed, will retry on the next change: {error:#}",
-                changes.links, changes.neighbours
+                "{stamp} update after {} link, {} neighbour and {} route change(s) failed, will retry on the next change: {error:#}",
+                changes.links, changes.neighbours, changes.routes
             ),
         }
         let _ = std::io::Write::flush(&mut std::io::stdout());
