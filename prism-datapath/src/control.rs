@@ -7,7 +7,10 @@
 //! appeared; disabling removes whatever pins exist, so it also cleans up
 //! after a crash.
 
-use std::{fs, path::Path};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context, Result, bail};
 use aya::{
@@ -263,16 +266,6 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
             why()
         );
     }
-    if opts.modes.contains(&Mode::Nic)
-        && let Some(h) = hosts.iter().find(|h| h.plan == Plan::Sandbox)
-    {
-        bail!(
-            "nic mode on Docker's split namespaces ({} in {}, its underlay in {}) is not supported yet",
-            h.vxlan.name,
-            h.namespace,
-            h.socket_namespace
-        );
-    }
     let previous = State::load()?;
     let fresh = previous.is_none();
     if fresh {
@@ -293,6 +286,8 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
     let mut attached = 0;
     let mut others = Vec::new();
     let mut states = Vec::new();
+    // Underlays whose RPS nic mode has set: Docker's networks share one.
+    let mut steered: Vec<(PathBuf, u32)> = Vec::new();
     for host in &hosts {
         let mut state = host_state(host);
         if let Some(p) = previous
@@ -311,8 +306,13 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
             &mut others,
         )
         .with_context(|| format!("enable the datapath in namespace {}", host.namespace))?;
-        steer_rps(host, &mut state, nic, opts.nic_cpu)
-            .with_context(|| format!("set nic mode's RPS in namespace {}", host.namespace))?;
+        let underlay = (host.socket_ns_path.clone(), host.underlay.ifindex);
+        if !steered.contains(&underlay) {
+            steer_rps(host, &mut state, nic, opts.nic_cpu).with_context(|| {
+                format!("set nic mode's RPS in namespace {}", host.socket_namespace)
+            })?;
+            steered.push(underlay);
+        }
         states.push(state);
     }
     let rules = PinnedRules::open()?
@@ -410,7 +410,11 @@ fn enable_host(
 /// the steering program picks the transmit queue. When nic mode is off, the
 /// masks saved before are put back.
 fn steer_rps(host: &Host, state: &mut HostState, nic: bool, nic_cpu: Option<usize>) -> Result<()> {
-    let (path, ns, dev) = (&host.ns_path, &host.namespace, &host.underlay.name);
+    let (path, ns, dev) = (
+        &host.socket_ns_path,
+        &host.socket_namespace,
+        &host.underlay.name,
+    );
     if !nic {
         restore_masks(path, ns, dev, state);
         return Ok(());
@@ -511,22 +515,25 @@ fn attach_missing(
         Plan::Sandbox => ("prog_rx_sandbox", host.vxlan.name.clone()),
         _ => ("prog_rx", underlay.clone()),
     };
-    let mut wanted = vec![("link_rx".to_string(), rx.0, rx.1, ingress)];
+    // (pin, program, device, hook, in the socket's namespace)
+    let mut wanted = vec![("link_rx".to_string(), rx.0, rx.1, ingress, false)];
     if nic {
+        // On the underlay's egress, where the underlay is (Docker: the node).
         wanted.push((
             "link_steer".into(),
             "prog_steer",
             underlay,
             TcAttachType::Egress,
+            true,
         ));
     }
     for l in &host.locals {
         let pin = format!("link_tx_{}", l.host_veth.ifindex);
-        wanted.push((pin, "prog_tx", l.host_veth.name.clone(), ingress));
+        wanted.push((pin, "prog_tx", l.host_veth.name.clone(), ingress, false));
     }
     for entry in fs::read_dir(dir)?.filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("link_tx_") && !wanted.iter().any(|(pin, _, _, _)| *pin == name) {
+        if name.starts_with("link_tx_") && !wanted.iter().any(|w| w.0 == name) {
             // That container's veth is gone (or was replaced).
             if let Ok(link) = PinnedLink::from_pin(entry.path()) {
                 drop(link.unpin());
@@ -535,32 +542,42 @@ fn attach_missing(
     }
     let missing: Vec<_> = wanted
         .into_iter()
-        .filter(|(pin, _, _, _)| !dir.join(pin).exists())
+        .filter(|w| !dir.join(&w.0).exists())
         .collect();
-    let ns = fs::File::open(&host.ns_path)
-        .with_context(|| format!("open namespace {}", host.namespace))?;
     let mut made = Vec::new();
-    let result = netns::run_in_file(Some(&ns), &host.namespace, || -> Result<()> {
-        for (pin, prog, dev, hook) in &missing {
-            others.extend(other_programs(dev, *hook)?);
-            let path = dir.join(pin);
-            let mut program = SchedClassifier::from_pin(dir.join(prog))?;
-            let link_id = program
-                .attach_with_options(dev, *hook, TcAttachOptions::TcxOrder(LinkOrder::first()))
-                .with_context(|| format!("attach {prog} to {dev} (tcx {hook:?})"))?;
-            let link = FdLink::try_from(program.take_link(link_id)?)?;
-            link.pin(&path)
-                .with_context(|| format!("pin {}", path.display()))?;
-            made.push(path);
+    let mut result = Ok(());
+    for (in_socket_ns, path, label) in [
+        (false, &host.ns_path, &host.namespace),
+        (true, &host.socket_ns_path, &host.socket_namespace),
+    ] {
+        let here: Vec<_> = missing.iter().filter(|w| w.4 == in_socket_ns).collect();
+        if here.is_empty() || result.is_err() {
+            continue;
         }
-        Ok(())
-    });
+        let ns = fs::File::open(path).with_context(|| format!("open namespace {label}"))?;
+        result = netns::run_in_file(Some(&ns), label, || -> Result<()> {
+            for (pin, prog, dev, hook, _) in here {
+                others.extend(other_programs(dev, *hook)?);
+                let path = dir.join(pin);
+                let mut program = SchedClassifier::from_pin(dir.join(prog))?;
+                let link_id = program
+                    .attach_with_options(dev, *hook, TcAttachOptions::TcxOrder(LinkOrder::first()))
+                    .with_context(|| format!("attach {prog} to {dev} (tcx {hook:?})"))?;
+                let link = FdLink::try_from(program.take_link(link_id)?)?;
+                link.pin(&path)
+                    .with_context(|| format!("pin {}", path.display()))?;
+                made.push(path);
+            }
+            Ok(())
+        })
+        .and_then(|r| r);
+    }
     // What was pinned before a failure is the transaction's to undo.
     let n = made.len();
     for path in made {
         tx.created(path);
     }
-    result??;
+    result?;
     Ok(n)
 }
 

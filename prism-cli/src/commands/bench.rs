@@ -71,15 +71,6 @@ impl Config {
         }
     }
 
-    /// The configurations a lab of this overlay can run: nic mode needs
-    /// the underlay beside the VXLAN device (not Docker's split).
-    fn for_overlay(flavor: Flavor) -> Vec<Config> {
-        Self::ALL
-            .into_iter()
-            .filter(|c| flavor != Flavor::Docker || !c.modes().contains(&Mode::Nic))
-            .collect()
-    }
-
     fn modes(self) -> Vec<Mode> {
         match self {
             Self::Idle | Self::Off => Vec::new(),
@@ -151,7 +142,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         ..Default::default()
     };
     let cpus = opts.placement.cpus(prism_lab::placement::online_cpus())?;
-    let configs = Config::for_overlay(topo.config.overlay);
+    let configs = Config::ALL;
     let total = args.rounds as usize * configs.len();
     let names: Vec<&str> = configs.iter().map(|c| c.name()).collect();
     eprintln!(

@@ -19,6 +19,9 @@ pub fn prism_steer(ctx: TcContext) -> i32 {
     }
     let high = match vxlan(&ctx) {
         Ok(v) => v.flow.high,
+        // Another VXLAN device's packet: its own steering program (Docker
+        // gives each network one, on one underlay) decides.
+        Err((reason::OTHER_VNI, _)) => return TC_ACT_UNSPEC,
         Err(_) => false,
     };
     // The kernel takes queue_mapping = q + 1 written here as a recorded
