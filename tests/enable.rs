@@ -343,9 +343,16 @@ fn rps_masks(ns: &str) -> Vec<String> {
 
 #[test]
 fn nic_mode_gives_high_priority_its_own_ring_and_cpu_and_disable_restores() {
+    nic_mode_on("dpnic", &[]);
+    // Docker: the steering and the masks are on the node's underlay, apart
+    // from the sandbox the VXLAN device is in.
+    nic_mode_on("dknic", &["--overlay", "docker"]);
+}
+
+fn nic_mode_on(tag: &str, lab_options: &[&str]) {
     let _turn = turn();
-    let lab = Lab::up("dpnic");
-    let topo = Topology::new(state::load(&lab.name).unwrap().unwrap());
+    let lab = Lab::up_with(tag, lab_options);
+    let topo = lab.topology();
     let hosts: Vec<String> = topo.sides.iter().map(|s| s.host_ns.clone()).collect();
     let xps = |h: &String| masks(h, prism_kernel::sysfs::Steering::Xps);
     let before: Vec<Vec<String>> = hosts.iter().map(|h| rps_masks(h)).collect();

@@ -161,6 +161,9 @@ pub struct HostState {
     /// Where the underlay and the VXLAN socket are (Docker: the node's).
     #[serde(default)]
     pub socket_namespace: String,
+    /// That namespace's inode (0 in older state files: the host's own).
+    #[serde(default)]
+    pub socket_netns_inode: u32,
     pub vxlan: String,
     pub vni: u32,
     /// Host veths the transmit program is attached to.
@@ -209,6 +212,8 @@ pub struct EnableReport {
     pub others: Vec<String>,
     /// VXLAN devices not served, and why.
     pub refused: Vec<Refusal>,
+    /// (namespace, what the fast path skips there) for served hosts.
+    pub warnings: Vec<(String, String)>,
 }
 
 fn bridged() -> Plan {
@@ -330,6 +335,10 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
     };
     state.save()?;
     tx.commit();
+    let warnings = hosts
+        .iter()
+        .flat_map(|h| h.warnings.iter().map(|w| (h.namespace.clone(), w.clone())))
+        .collect();
     Ok(EnableReport {
         fresh,
         state,
@@ -337,6 +346,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
         attached,
         others,
         refused,
+        warnings,
     })
 }
 
@@ -356,6 +366,7 @@ fn host_state(host: &Host) -> HostState {
         plan: host.plan,
         underlay: host.underlay.name.clone(),
         socket_namespace: host.socket_namespace.clone(),
+        socket_netns_inode: host.socket_netns_inode,
         vxlan: host.vxlan.name.clone(),
         vni: host.vni,
         host_veths: host
@@ -616,7 +627,12 @@ pub fn disable() -> Result<Option<usize>> {
 /// Puts back the masks nic mode changed (on hosts that still exist).
 fn restore_rps(state: &State) {
     for h in state.hosts.iter().filter(|h| !h.saved_rps.is_empty()) {
-        if let Some(ns) = netns::all().into_iter().find(|n| n.inode == h.netns_inode) {
+        // The underlay is in the socket's namespace (Docker: the node's).
+        let inode = match h.socket_netns_inode {
+            0 => h.netns_inode,
+            inode => inode,
+        };
+        if let Some(ns) = netns::all().into_iter().find(|n| n.inode == inode) {
             restore_masks(&ns.path, &ns.label, &h.underlay, &mut h.clone());
         }
     }

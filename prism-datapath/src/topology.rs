@@ -89,6 +89,7 @@ pub struct Host {
     pub socket_namespace: String,
     #[serde(skip)]
     pub socket_ns_path: PathBuf,
+    pub socket_netns_inode: u32,
     #[serde(skip)]
     pub underlay_mac: [u8; 6],
     /// A veth (the lab's wire) rather than a NIC.
@@ -97,6 +98,8 @@ pub struct Host {
     pub local_ip: Ipv4Addr,
     pub locals: Vec<LocalContainer>,
     pub remotes: Vec<RemoteContainer>,
+    /// What the fast path skips here that the user should know of.
+    pub warnings: Vec<String>,
 }
 
 impl Host {
@@ -219,12 +222,22 @@ fn host_of(o: &Overlay, scope: &Scope) -> Result<Host, String> {
             "it learns remote MACs from traffic (`learning`) and has no FDB entries: where remote containers are is not known until they talk".into(),
         );
     }
+    let relied_on = calico_hint(o).or(o
+        .conntrack_active
+        .then_some("conntrack is tracking flows in this namespace, so netfilter rules rely on it: a flow whose one direction skips it can be dropped as INVALID"));
+    let mut warnings = Vec::new();
     let plan = match (o.reach, o.is_split()) {
-        (Reach::Routed, _) if !scope.allow_netfilter_bypass => {
+        (Reach::Routed, _) if !scope.allow_netfilter_bypass && relied_on.is_some() => {
             return Err(format!(
-                "a routed overlay: for high-priority flows the fast path would skip the node's IP forwarding and netfilter (FORWARD rules, conntrack, and any network policy enforced there{}); pass --allow-netfilter-bypass to accept that",
-                calico_hint(o).map(|h| format!("; {h}")).unwrap_or_default()
+                "a routed overlay: for high-priority flows the fast path would skip the node's IP forwarding and netfilter ({}); pass --allow-netfilter-bypass to accept that",
+                relied_on.unwrap_or_default()
             ));
+        }
+        (Reach::Routed, false) if !scope.allow_netfilter_bypass => {
+            warnings.push(
+                "routed: high-priority packets skip this node's IP forwarding and netfilter FORWARD rules (no conntrack is in use here)".into(),
+            );
+            Plan::Routed
         }
         (Reach::Routed, true) => {
             return Err(
@@ -281,12 +294,14 @@ fn host_of(o: &Overlay, scope: &Scope) -> Result<Host, String> {
         },
         socket_namespace: o.socket_ns.label.clone(),
         socket_ns_path: o.socket_ns.path.clone(),
+        socket_netns_inode: o.socket_ns.inode,
         underlay_mac: underlay.dev.mac,
         underlay_is_veth: underlay.is_veth,
         underlay_mtu: underlay.dev.mtu,
         local_ip,
         locals,
         remotes,
+        warnings,
     })
 }
 
@@ -364,6 +379,7 @@ mod tests {
                 next_hop: Some(Ipv4Addr::new(192, 168, 100, 2)),
                 next_hop_mac: Some([2, 0, 192, 168, 100, 2]),
             }],
+            conntrack_active: false,
             notes: Vec::new(),
         }
     }
@@ -408,8 +424,16 @@ mod tests {
         };
         let hosts = plan(&model(vec![routed.clone()]), &bypass, &[]);
         assert_eq!(hosts.served[0].plan, Plan::Routed);
-        // Without the opt-in, routed overlays are refused with the reason.
-        assert!(reason(routed, &scope).contains("--allow-netfilter-bypass"));
+        // Without the opt-in, a routed overlay is served only where nothing
+        // relies on netfilter, and says what it skips.
+        let hosts = plan(&model(vec![routed.clone()]), &scope, &[]);
+        assert!(hosts.served[0].warnings[0].contains("netfilter"));
+        let mut tracked = routed.clone();
+        tracked.conntrack_active = true;
+        assert!(reason(tracked, &scope).contains("--allow-netfilter-bypass"));
+        let mut calico = routed;
+        calico.vxlan.name = "vxlan.calico".into();
+        assert!(reason(calico, &scope).contains("Calico"));
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct NamespaceFacts {
     /// The ids this namespace gives other namespaces (`link_netnsid`), as
     /// (nsid, inode). Only read where a VXLAN device needs them.
     pub nsids: Vec<(i32, u32)>,
+    /// Flows conntrack is tracking here (None: conntrack not loaded). More
+    /// than none means netfilter rules rely on it in this namespace.
+    pub conntrack_entries: Option<u64>,
 }
 
 impl NamespaceFacts {
@@ -90,15 +93,20 @@ pub fn gather() -> Result<Facts> {
 
 fn read(ns: &Namespace) -> Result<NamespaceFacts> {
     let file = std::fs::File::open(&ns.path)?;
-    let (links, routes, neighbours, fdb) = netns::run_in_file(Some(&file), &ns.label, || {
-        rtnl::run(|nl| async move {
-            let links = nl.links().await?;
-            let routes = nl.routes().await?;
-            let neighbours = nl.all_neighbours(AddressFamily::Inet).await?;
-            let fdb = nl.all_neighbours(AddressFamily::Bridge).await?;
-            Ok((links, routes, neighbours, fdb))
-        })
-    })??;
+    let (links, routes, neighbours, fdb, conntrack_entries) =
+        netns::run_in_file(Some(&file), &ns.label, || {
+            // /proc/sys/net shows the namespace of the thread reading it.
+            let conntrack = std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_count")
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            rtnl::run(|nl| async move {
+                let links = nl.links().await?;
+                let routes = nl.routes().await?;
+                let neighbours = nl.all_neighbours(AddressFamily::Inet).await?;
+                let fdb = nl.all_neighbours(AddressFamily::Bridge).await?;
+                Ok((links, routes, neighbours, fdb, conntrack))
+            })
+        })??;
     Ok(NamespaceFacts {
         label: ns.label.clone(),
         path: ns.path.clone(),
@@ -108,6 +116,7 @@ fn read(ns: &Namespace) -> Result<NamespaceFacts> {
         neighbours,
         fdb,
         nsids: Vec::new(),
+        conntrack_entries,
     })
 }
 

@@ -182,6 +182,7 @@ fn overlay_of(facts: &Facts, ns: &NamespaceFacts, link: &Link) -> Overlay {
         underlay,
         locals,
         remotes,
+        conntrack_active: ns.conntrack_entries.is_some_and(|n| n > 0),
         notes,
     }
 }

@@ -136,6 +136,9 @@ pub struct Overlay {
     pub underlay: Option<Underlay>,
     pub locals: Vec<Container>,
     pub remotes: Vec<Remote>,
+    /// conntrack is tracking flows in the device's namespace: netfilter
+    /// rules there rely on it (kube-proxy's, a policy engine's).
+    pub conntrack_active: bool,
     /// What could not be learned, for people.
     pub notes: Vec<String>,
 }

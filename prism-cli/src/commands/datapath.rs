@@ -52,6 +52,9 @@ pub fn enable(args: EnableArgs) -> Result<ExitCode> {
         report.attached
     );
     print_hosts(&report.state.hosts);
+    for (ns, warning) in &report.warnings {
+        println!("  note: {ns}: {warning}");
+    }
     print_refused(&report.refused);
     print_others(&report.others);
     if args.watch {
