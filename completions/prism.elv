@@ -108,7 +108,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --nic-cpu 'nic mode: the CPU that processes the high-priority ring (default: the last CPU); the other rings go to the other CPUs'
             cand --auto 'Find every VXLAN underlay and container veth (the default)'
             cand --watch 'Stay in the foreground and keep the datapath current as containers and devices come and go (rtnetlink notifications, and a re-scan every 5 s). Ctrl-C stops watching; the datapath stays enabled'
-            cand --allow-netfilter-bypass 'Serve routed overlays (Flannel, Calico) too, accepting that their high-priority packets skip the node''s IP forwarding and netfilter: FORWARD rules, conntrack and any network policy enforced there'
+            cand --allow-netfilter-bypass 'Serve routed overlays (Flannel, Calico) also where netfilter is relied on (Calico''s policy, conntrack tracking flows), accepting that their high-priority packets skip the node''s IP forwarding and netfilter: FORWARD rules, conntrack and any network policy there'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'

@@ -86,7 +86,7 @@ complete -c prism -n "__fish_prism_using_subcommand enable" -l dscp -d 'mark mod
 complete -c prism -n "__fish_prism_using_subcommand enable" -l nic-cpu -d 'nic mode: the CPU that processes the high-priority ring (default: the last CPU); the other rings go to the other CPUs' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l auto -d 'Find every VXLAN underlay and container veth (the default)'
 complete -c prism -n "__fish_prism_using_subcommand enable" -l watch -d 'Stay in the foreground and keep the datapath current as containers and devices come and go (rtnetlink notifications, and a re-scan every 5 s). Ctrl-C stops watching; the datapath stays enabled'
-complete -c prism -n "__fish_prism_using_subcommand enable" -l allow-netfilter-bypass -d 'Serve routed overlays (Flannel, Calico) too, accepting that their high-priority packets skip the node\'s IP forwarding and netfilter: FORWARD rules, conntrack and any network policy enforced there'
+complete -c prism -n "__fish_prism_using_subcommand enable" -l allow-netfilter-bypass -d 'Serve routed overlays (Flannel, Calico) also where netfilter is relied on (Calico\'s policy, conntrack tracking flows), accepting that their high-priority packets skip the node\'s IP forwarding and netfilter: FORWARD rules, conntrack and any network policy there'
 complete -c prism -n "__fish_prism_using_subcommand enable" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand enable" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand disable" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'

@@ -100,10 +100,28 @@ fn every_overlay_flavor_takes_the_fast_path_both_ways() {
     // Docker: from the sandbox's VXLAN device; Flannel and Calico: routed by
     // inner IP (Calico's VTEPs behind a router); a non-default port.
     fast_path_both_ways_on("fdk", &["--overlay", "docker"], &[]);
+    // Nothing relies on netfilter on the lab's Flannel nodes: served, with
+    // a note of what is skipped. Calico's policy needs the opt-in.
+    fast_path_both_ways_on("ffl", &["--overlay", "flannel"], &[]);
     let bypass = ["--allow-netfilter-bypass"];
-    fast_path_both_ways_on("ffl", &["--overlay", "flannel"], &bypass);
     fast_path_both_ways_on("fca", &["--overlay", "calico", "--router"], &bypass);
     fast_path_both_ways_on("fpt", &["--port", "8472"], &[]);
+}
+
+#[test]
+fn calico_needs_the_netfilter_opt_in_and_says_why() {
+    let _turn = turn();
+    let lab = Lab::up_with("fcaopt", &["--overlay", "calico"]);
+    let _disable = Disable;
+    let out = run(&args(&enable_args(&lab)));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Calico") && err.contains("--allow-netfilter-bypass"),
+        "{err}"
+    );
+    assert_eq!(status()["enabled"], false, "nothing was enabled");
+    assert!(!std::path::Path::new("/sys/fs/bpf/prism/datapath").exists());
 }
 
 /// On a lab built with `lab_options`: UDP and TCP probers are fast-pathed
@@ -125,6 +143,12 @@ fn fast_path_both_ways_on(tag: &str, lab_options: &[&str], enable_options: &[&st
     let out = run_ok(&args(&enable));
     assert!(out.contains("datapath enabled"), "{tag}: {out}");
     assert!(!out.contains("not served"), "{tag}: {out}");
+    if topo.config.overlay.is_routed() && enable_options.is_empty() {
+        assert!(
+            out.contains("note:") && out.contains("netfilter"),
+            "{tag}: {out}"
+        );
+    }
     // status names this lab's VXLAN devices and how they are served.
     let hosts: Vec<String> = topo
         .sides

@@ -271,9 +271,10 @@ pub struct EnableArgs {
     #[arg(long)]
     pub watch: bool,
 
-    /// Serve routed overlays (Flannel, Calico) too, accepting that their
-    /// high-priority packets skip the node's IP forwarding and netfilter:
-    /// FORWARD rules, conntrack and any network policy enforced there.
+    /// Serve routed overlays (Flannel, Calico) also where netfilter is
+    /// relied on (Calico's policy, conntrack tracking flows), accepting
+    /// that their high-priority packets skip the node's IP forwarding and
+    /// netfilter: FORWARD rules, conntrack and any network policy there.
     #[arg(long)]
     pub allow_netfilter_bypass: bool,
 }
