@@ -167,14 +167,17 @@ fn vxlan_device(
     b.mtu(OVERLAY_MTU).address(side.vxlan_mac.to_vec()).build()
 }
 
+/// The VXLAN device, `dev` the underlay (all but Docker's), not yet up.
+async fn add_vxlan_over_underlay(nl: &Rtnl, topo: &Topology, side: &Side) -> Result<()> {
+    let underlay = nl.index(UNDERLAY_DEV).await?;
+    nl.add(vxlan_device(Some(underlay), topo, side), "VXLAN device")
+        .await
+}
+
 /// Prism's own lab: everything in the host namespace, bridged, static FDB.
 async fn prism_host(nl: Rtnl, topo: &Topology, side: &Side, peer: &Side) -> Result<()> {
     let vxlan = &side.vxlan_dev;
-    nl.add(
-        vxlan_device(Some(nl.index(UNDERLAY_DEV).await?), topo, side),
-        "VXLAN device",
-    )
-    .await?;
+    add_vxlan_over_underlay(&nl, topo, side).await?;
     bridged_overlay(&nl, side).await?;
     let remote = IpAddr::from(peer.underlay_ip);
     nl.add_vxlan_fdb(vxlan, peer.container_mac, remote).await?;
@@ -248,11 +251,7 @@ fn gwbridge_veth(side: &Side) -> String {
 /// remote device's MAC, whose FDB entry is the remote node.
 async fn routed_host(nl: Rtnl, topo: &Topology, side: &Side, peer: &Side) -> Result<()> {
     let vxlan = &side.vxlan_dev;
-    nl.add(
-        vxlan_device(Some(nl.index(UNDERLAY_DEV).await?), topo, side),
-        "VXLAN device",
-    )
-    .await?;
+    add_vxlan_over_underlay(&nl, topo, side).await?;
     nl.configure(vxlan, LinkChange::up()).await?;
     nl.add_address(vxlan, side.pod_prefix.0.into(), 32).await?;
     let (remote_net, remote_len) = peer.pod_prefix;
