@@ -48,6 +48,22 @@ fn doctor_reports_what_this_kernel_allows() {
     }
     assert_eq!(report["probe_mechanism"], "tp_btf");
     assert_eq!(report["datapath_hook"], "tc (tcx)");
+    // It tried Prism's own programs, and they work on this kernel.
+    let functions = report["functions"].as_array().unwrap();
+    assert_eq!(functions.len(), 2);
+    for f in functions {
+        assert_eq!(f["works"], true, "{f}");
+    }
+    // Programs only doctor loads in this test binary, freed after an RCU
+    // grace period.
+    let left = || program_ids("prism_gro_entry").len() + program_ids("prism_rx_sandbox").len();
+    for _ in 0..100 {
+        if left() == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(left(), 0, "doctor left Prism's programs loaded");
     assert!(report["btf"]["ok"].as_bool().unwrap());
     assert!(
         namespaces_named("prism-doctor-").is_empty(),

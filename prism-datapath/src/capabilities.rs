@@ -41,13 +41,42 @@ impl HookCheck {
 }
 
 /// Tries TC (tcx and clsact) and XDP (native and generic) in a scratch
-/// namespace, which is gone again when this returns.
+/// namespace, which is gone again when this returns; then loads the
+/// datapath's own programs and attaches them there as `prism enable` does
+/// (the last check, `datapath`).
 pub fn check_hooks() -> Result<Vec<HookCheck>> {
     let ns = format!("prism-doctor-{}", std::process::id());
     netns::create(&ns)?;
-    let checks = netns::run_in(Some(&ns), check_hooks_here);
+    let checks = netns::run_in(Some(&ns), || -> Result<Vec<HookCheck>> {
+        let mut checks = check_hooks_here()?;
+        checks.push(HookCheck::from_result("datapath", check_datapath_here()));
+        Ok(checks)
+    });
     netns::delete(&ns).with_context(|| format!("delete scratch namespace {ns}"))?;
     checks?
+}
+
+/// The datapath's programs through the verifier, and each attached the way
+/// `enable` attaches it (tcx, first in line, after asking for the programs
+/// already there).
+fn check_datapath_here() -> Result<()> {
+    let mut obj = crate::object::DatapathObject::load(None)?;
+    for (name, _) in crate::object::PROGRAMS {
+        let hook = if name == crate::object::STEER_PROGRAM {
+            TcAttachType::Egress
+        } else {
+            TcAttachType::Ingress
+        };
+        SchedClassifier::query_tcx(DEV, hook).with_context(|| {
+            format!("query the tcx programs on {DEV}; the datapath needs tcx (Linux 6.6 or newer)")
+        })?;
+        let p = obj.program(name)?;
+        let link = p
+            .attach_with_options(DEV, hook, TcAttachOptions::TcxOrder(LinkOrder::first()))
+            .with_context(|| format!("attach {name} (tcx)"))?;
+        p.detach(link)?;
+    }
+    Ok(())
 }
 
 fn check_hooks_here() -> Result<Vec<HookCheck>> {

@@ -190,3 +190,29 @@ mod tests {
         assert_eq!(Mechanism::choose(&[check("kprobe", true)]), None);
     }
 }
+
+/// Whether `prism stat`, `record` and `top` work here: every profiler
+/// program loaded and attached as they do it, then detached again.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProfilersCheck {
+    pub works: bool,
+    /// The mechanism and how many programs attached, or the reason.
+    pub detail: String,
+}
+
+pub fn check_profilers() -> ProfilersCheck {
+    match crate::collector::Collector::attach(crate::collector::CollectorConfig::default()) {
+        Ok(c) => ProfilersCheck {
+            works: true,
+            detail: format!(
+                "{} programs attached with {} (rules matched with bpf_loop)",
+                c.program_stats().len(),
+                c.mechanism()
+            ),
+        },
+        Err(e) => ProfilersCheck {
+            works: false,
+            detail: format!("{e:#}"),
+        },
+    }
+}

@@ -11,7 +11,7 @@ use prism_kernel::{
     version::KernelVersion,
 };
 use prism_probes::{
-    capabilities::{AttachCheck, Mechanism, check_tracing},
+    capabilities::{AttachCheck, Mechanism, check_profilers, check_tracing},
     offsets::kernel_offsets,
 };
 use serde::Serialize;
@@ -28,10 +28,22 @@ struct Report {
     privileges: Privileges,
     attach: Vec<AttachCheck>,
     hooks: Vec<HookCheck>,
-    /// How the profilers will read the kernel; null if no way works.
+    /// How the profilers will read the kernel; null if they cannot run.
     probe_mechanism: Option<Mechanism>,
-    /// The hook the datapath will use; null if none works.
+    /// The hook the datapath will use; null if it cannot run.
     datapath_hook: Option<&'static str>,
+    /// What was learned by loading and attaching Prism's real programs.
+    functions: Vec<Function>,
+}
+
+/// A main function of Prism, tried with the programs it loads.
+#[derive(Serialize)]
+struct Function {
+    /// The commands that need it.
+    commands: &'static str,
+    works: bool,
+    /// The mechanism used, or why it cannot work.
+    detail: String,
 }
 
 #[derive(Serialize)]
@@ -60,13 +72,11 @@ pub fn run(json: bool) -> Result<ExitCode> {
     } else {
         print_text(&report);
     }
-    Ok(
-        if report.probe_mechanism.is_some() && report.datapath_hook.is_some() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        },
-    )
+    Ok(if report.functions.iter().all(|f| f.works) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn gather(caps: CapSet) -> Report {
@@ -100,10 +110,29 @@ fn gather(caps: CapSet) -> Report {
             })
             .collect()
     });
-    let datapath_hook = hooks
-        .iter()
-        .find(|h| h.usable && h.hook.starts_with("tc"))
-        .map(|h| h.hook);
+    // The real programs, loaded and attached as the commands do it: a stand-in
+    // that loads says nothing of what the verifier makes of Prism's own.
+    let profilers = check_profilers();
+    let datapath = hooks.iter().find(|h| h.hook == "datapath");
+    let functions = vec![
+        Function {
+            commands: "stat, record and top",
+            works: profilers.works,
+            detail: profilers.detail.clone(),
+        },
+        Function {
+            commands: "enable",
+            works: datapath.is_some_and(|d| d.usable),
+            detail: match datapath {
+                Some(d) if d.usable => {
+                    "every datapath program verified and attached with tcx".into()
+                }
+                Some(d) => d.reason.clone(),
+                None => "the scratch namespace for the check could not be made".into(),
+            },
+        },
+    ];
+    let datapath_hook = datapath.is_some_and(|d| d.usable).then_some("tc (tcx)");
     Report {
         kernel: KernelVersion::current(),
         btf,
@@ -116,14 +145,11 @@ fn gather(caps: CapSet) -> Report {
                 .map(|&c| (c.name(), caps.has(c)))
                 .collect(),
         },
-        // The profilers read kernel structs through BTF-typed pointers: tp_btf.
-        probe_mechanism: attach
-            .iter()
-            .any(|c| c.usable && c.attach_type == Mechanism::TpBtf.attach_type())
-            .then_some(Mechanism::TpBtf),
+        probe_mechanism: profilers.works.then_some(Mechanism::TpBtf),
         attach,
-        hooks,
+        hooks: hooks.into_iter().filter(|h| h.hook != "datapath").collect(),
         datapath_hook,
+        functions,
     }
 }
 
@@ -201,13 +227,16 @@ fn print_text(r: &Report) {
 
     match r.probe_mechanism {
         Some(m) => println!("Profilers will use: {m} ({})", describe(m)),
-        None => println!(
-            "Profilers: they need tp_btf, which does not load here; `prism stat` cannot run"
-        ),
+        None => println!("Profilers: Prism's programs do not load or attach here"),
     }
     match r.datapath_hook {
         Some(h) => println!("Datapath will attach with: {h}"),
-        None => println!("Datapath: no usable TC hook; `prism enable` cannot run here"),
+        None => println!("Datapath: Prism's programs do not load or attach here"),
+    }
+    println!("Tried with Prism's own programs:");
+    for f in &r.functions {
+        let verdict = if f.works { "works" } else { "CANNOT WORK" };
+        println!("  prism {}: {verdict} ({})", f.commands, f.detail);
     }
     let unusable: Vec<&str> = r
         .attach
