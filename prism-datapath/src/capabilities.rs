@@ -130,5 +130,7 @@ pub fn hits(ebpf: &Ebpf, hook: CapHook) -> Result<u64> {
 
 /// Loads the datapath object without attaching anything (for test runs).
 pub fn load_object() -> Result<Ebpf> {
-    Ebpf::load(crate::object()).context("load the datapath object")
+    prism_kernel::bpf::loader()
+        .load(crate::object())
+        .context("load the datapath object")
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use aya::{
-    Ebpf, EbpfLoader,
+    Ebpf,
     maps::{Array, PerCpuArray},
     programs::SchedClassifier,
 };
@@ -39,7 +39,7 @@ impl DatapathObject {
     /// that bpffs directory (created there if absent), as `prism enable`
     /// and `prism stat` do; without, they are private (tests).
     pub fn load(rules_pin: Option<&Path>) -> Result<Self> {
-        let mut loader = EbpfLoader::new();
+        let mut loader = prism_kernel::bpf::loader();
         if let Some(dir) = rules_pin {
             std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
             loader.map_pin_path("RULES", dir.join("RULES"));

@@ -2,9 +2,36 @@
 
 use anyhow::{Result, anyhow};
 use aya::{
-    Ebpf,
+    Ebpf, EbpfLoader,
     programs::{Program, ProgramError},
 };
+
+/// The loader every Prism object is loaded with. Kernels before 5.11 charge
+/// BPF maps to RLIMIT_MEMLOCK (64 KiB by default on some), so the limit is
+/// lifted first; later kernels account maps to the memory cgroup and
+/// ignore it.
+pub fn loader() -> EbpfLoader<'static> {
+    raise_memlock_limit();
+    EbpfLoader::new()
+}
+
+/// Lifts RLIMIT_MEMLOCK as far as this process may (best effort: without
+/// CAP_SYS_RESOURCE only up to the hard limit).
+fn raise_memlock_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit/getrlimit with a valid struct.
+    unsafe {
+        if libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) != 0
+            && libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) == 0
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit);
+        }
+    }
+}
 
 /// A program of a loaded object by name, as its concrete type.
 pub fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T>

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use aya::{
-    Btf, EbpfLoader,
+    Btf,
     programs::{BtfTracePoint, FEntry, KProbe, RawTracePoint, TracePoint},
 };
 use prism_kernel::bpf::program;
@@ -102,7 +102,7 @@ impl fmt::Display for Mechanism {
 pub fn check_tracing() -> Vec<AttachCheck> {
     let (sys, event) = CHECK_TRACEPOINT;
     let btf = Btf::from_sys_fs();
-    let mut ebpf = match EbpfLoader::new().load(crate::object()) {
+    let mut ebpf = match prism_kernel::bpf::loader().load(crate::object()) {
         Ok(ebpf) => ebpf,
         Err(e) => {
             let reason = format!("cannot load Prism's probe object: {e}");

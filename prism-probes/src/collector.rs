@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use aya::{
-    Btf, Ebpf, EbpfLoader,
+    Btf, Ebpf,
     maps::{Array, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
     programs::BtfTracePoint,
 };
@@ -167,7 +167,7 @@ impl Collector {
         let mechanism = Mechanism::TpBtf;
         let shared = prism_kernel::bpf::rules_pin_dir();
         let share = config.rules.is_empty() && shared.join("RULES").exists();
-        let mut loader = EbpfLoader::new();
+        let mut loader = prism_kernel::bpf::loader();
         loader
             .override_global(KERNEL_OFFSETS_GLOBAL, &kernel, true)
             .override_global(PROBE_CONFIG_GLOBAL, &probe, true);

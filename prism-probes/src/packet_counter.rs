@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use aya::{
-    Btf, Ebpf, EbpfLoader,
+    Btf, Ebpf,
     maps::PerCpuHashMap,
     programs::{BtfTracePoint, RawTracePoint, TracePoint},
 };
@@ -32,7 +32,7 @@ impl PacketCounter {
     /// Loads the counter for `mechanism` and attaches it.
     pub fn attach(mechanism: Mechanism) -> Result<Self> {
         let kernel = offsets::kernel_offsets(&KernelBtf::from_sys()?)?;
-        let mut loader = EbpfLoader::new();
+        let mut loader = prism_kernel::bpf::loader();
         loader.override_global(KERNEL_OFFSETS_GLOBAL, &kernel, true);
         let record = if mechanism == Mechanism::Tracepoint {
             ensure(PseudoFs::Trace)?;
