@@ -687,3 +687,33 @@ fn the_devices_port_is_the_one_matched_and_written() {
     assert_eq!(verdict, TC_ACT_UNSPEC);
     assert_eq!(dp.counters().unwrap().get(RX, reason::NOT_VXLAN, false), 1);
 }
+
+/// Not a test but a benchmark, run by hand: `cargo test --test datapath
+/// rule_matcher_cost -- --ignored --nocapture`. The receive program's time
+/// per packet (BPF_PROG_TEST_RUN, a million repeats) with N rules of which
+/// none matches (the whole list is scanned).
+#[test]
+#[ignore]
+fn rule_matcher_cost() {
+    let mut dp = datapath(mode::SYNC);
+    let frame = encapsulated(&inner_v4_udp(53, b"query"), V4::default());
+    for n in [1usize, 8, 64] {
+        let texts: Vec<String> = (0..n).map(|i| format!("tcp dport {}", 20000 + i)).collect();
+        dp.set_rules(&RuleSet::parse(&texts).unwrap()).unwrap();
+        let p: &mut SchedClassifier = dp.program(RX_PROGRAM).unwrap();
+        let mut out = vec![0u8; frame.len() + 128];
+        let runs = 1_000_000;
+        let r = p
+            .test_run(TestRunOptions {
+                data_in: Some(&frame),
+                data_out: Some(&mut out),
+                repeat: runs,
+                ..Default::default()
+            })
+            .unwrap();
+        eprintln!(
+            "{n:>2} rules, no match: {:.1} ns per packet",
+            r.duration.as_nanos() as f64
+        );
+    }
+}

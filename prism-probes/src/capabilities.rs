@@ -205,7 +205,7 @@ pub fn check_profilers() -> ProfilersCheck {
         Ok(c) => ProfilersCheck {
             works: true,
             detail: format!(
-                "{} programs attached with {} (rules matched with bpf_loop)",
+                "{} programs attached with {}",
                 c.program_stats().len(),
                 c.mechanism()
             ),

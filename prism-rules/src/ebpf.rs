@@ -8,8 +8,9 @@
 /// the flow being classified), and `fn rule_flow_is_high() -> bool`, which
 /// matches the flow in `RULE_FLOW` against the rules.
 ///
-/// The match runs in a `bpf_loop` callback, so the verifier checks one
-/// rule match, not `MAX_RULES` unrolled ones.
+/// The match is a bounded loop over at most `MAX_RULES` rules, which
+/// kernels since 5.3 verify (`bpf_loop`, 5.17+, was slower per packet:
+/// see the `rule_matcher_cost` benchmark in `tests/datapath.rs`).
 #[macro_export]
 macro_rules! rule_maps {
     () => {
@@ -36,30 +37,24 @@ macro_rules! rule_maps {
             if n == 0 {
                 return false;
             }
-            #[repr(C)]
-            struct Found {
-                high: u64,
-            }
-            extern "C" fn match_rule(i: u32, found: *mut core::ffi::c_void) -> i64 {
-                let (Some(rule), Some(flow)) = (RULES.get(i), RULE_FLOW.get(0)) else {
-                    return 1;
-                };
-                if $crate::matches(rule, flow) {
-                    unsafe { (*found.cast::<Found>()).high = 1 };
-                    return 1;
+            let Some(flow) = RULE_FLOW.get(0) else {
+                return false;
+            };
+            // A bounded loop (Linux 5.3+): the verifier walks each
+            // iteration, which MAX_RULES keeps within its limits.
+            let mut i = 0;
+            while i < $crate::MAX_RULES {
+                if i >= n {
+                    break;
                 }
-                0
+                if let Some(rule) = RULES.get(i)
+                    && $crate::matches(rule, flow)
+                {
+                    return true;
+                }
+                i += 1;
             }
-            let mut found = Found { high: 0 };
-            unsafe {
-                aya_ebpf::helpers::generated::bpf_loop(
-                    n,
-                    match_rule as *mut core::ffi::c_void,
-                    (&mut found as *mut Found).cast(),
-                    0,
-                );
-            }
-            found.high != 0
+            false
         }
     };
 }
