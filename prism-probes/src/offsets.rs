@@ -10,7 +10,7 @@ use prism_probes_common::{KernelOffsets, TracepointOffsets};
 type Field = fn(&mut KernelOffsets) -> &mut u32;
 
 /// Each field of [`KernelOffsets`] and the member it stands for.
-const KERNEL_MEMBERS: [(Field, MemberPath); 9] = [
+const KERNEL_MEMBERS: [(Field, MemberPath); 10] = [
     (|o| &mut o.skb_dev, MemberPath::new("sk_buff", "dev")),
     (|o| &mut o.skb_head, MemberPath::new("sk_buff", "head")),
     (
@@ -32,6 +32,7 @@ const KERNEL_MEMBERS: [(Field, MemberPath); 9] = [
     ),
     (|o| &mut o.napi_dev, MemberPath::new("napi_struct", "dev")),
     (|o| &mut o.skb_len, MemberPath::new("sk_buff", "len")),
+    (|o| &mut o.skb_sk, MemberPath::new("sk_buff", "sk")),
 ];
 
 /// Reads every offset of [`KernelOffsets`] from the kernel's BTF. The error

@@ -35,6 +35,8 @@ pub struct KernelOffsets {
     pub napi_dev: u32,
     /// `sk_buff.len`: bytes of data, all GRO segments included.
     pub skb_len: u32,
+    /// `sk_buff.sk`: the socket a queued packet belongs to.
+    pub skb_sk: u32,
 }
 
 /// Offsets inside classic tracepoint records, read from tracefs `format` files.

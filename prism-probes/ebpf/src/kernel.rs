@@ -16,6 +16,7 @@ static KERNEL_OFFSETS: KernelOffsets = KernelOffsets {
     sock_receive_queue: 0,
     napi_dev: 0,
     skb_len: 0,
+    skb_sk: 0,
 };
 
 /// Filled by the loader from tracefs `format` files.

@@ -320,9 +320,24 @@ fn emit(now: u64, state: &SkbState, delta: u64, skb: u64, stage: u8, point: u8, 
 }
 
 /// The skb left the path: freed (`consume_skb`) or dropped (`kfree_skb`).
+/// A packet consumed while it waits on its socket was consumed by its
+/// reader: some kernels (6.12) free a UDP datagram inside `recvmsg`, before
+/// `sock:sock_recv_length` fires, so that is its read.
 #[inline(always)]
 pub fn forget(skb: *const u8, dropped: bool) {
-    if end(addr_of(skb)) {
+    let key = addr_of(skb);
+    if !dropped
+        && let Some(state) = journey(key)
+        && state.last_point == point(event::DATA_READY, role::SOCKET)
+    {
+        let sk = addr_of(field::<*const u8>(skb, offsets().skb_sk));
+        if unsafe { SOCK_PENDING.get(&sk) }.copied() == Some(key) {
+            let _ = SOCK_PENDING.remove(&sk);
+        }
+        track_at(READ_POINT, skb, key, state, false);
+        return;
+    }
+    if end(key) {
         count(if dropped {
             counter::DROPPED
         } else {
