@@ -88,6 +88,14 @@ impl KernelBtf {
         Ok(bits / 8)
     }
 
+    /// Whether the kernel has a type of this name (e.g. `btf_trace_sk_data_ready`:
+    /// a BTF tracepoint's type, so whether the tracepoint exists).
+    pub fn has_type(&self, name: &str) -> bool {
+        self.btf
+            .resolve_types_by_name(name)
+            .is_ok_and(|t| !t.is_empty())
+    }
+
     /// Every member of `enum name` with its value (e.g. `skb_drop_reason`).
     pub fn enum_members(&self, name: &str) -> Result<Vec<(String, u32)>, BtfError> {
         let types = self

@@ -204,11 +204,17 @@ pub fn check_profilers() -> ProfilersCheck {
     match crate::collector::Collector::attach(crate::collector::CollectorConfig::default()) {
         Ok(c) => ProfilersCheck {
             works: true,
-            detail: format!(
-                "{} programs attached with {}",
-                c.program_stats().len(),
-                c.mechanism()
-            ),
+            detail: {
+                let mut d = format!(
+                    "{} programs attached with {}",
+                    c.program_stats().len(),
+                    c.mechanism()
+                );
+                for f in c.fallbacks() {
+                    d.push_str(&format!("; {f}"));
+                }
+                d
+            },
         },
         Err(e) => ProfilersCheck {
             works: false,

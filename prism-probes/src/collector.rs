@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use aya::{
     Btf, Ebpf,
     maps::{Array, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
-    programs::BtfTracePoint,
+    programs::{BtfTracePoint, FEntry},
 };
 use prism_kernel::{bpf::program, btf::KernelBtf};
 use prism_overlay::Model;
@@ -122,6 +122,45 @@ const HOOKS: [(&str, &str); 12] = [
     ("napi_poll", "prism_napi_poll"),
 ];
 
+/// Where a boundary is taken when its tracepoint is missing (older
+/// kernels): an fentry program, or nothing (the boundary has another).
+struct Fallback {
+    /// fentry program and function; None: do without.
+    fentry: Option<(&'static str, &'static str)>,
+    describe: &'static str,
+}
+
+impl Fallback {
+    fn attach(&self, ebpf: &mut Ebpf, btf: &Btf) -> Result<()> {
+        let Some((name, function)) = self.fentry else {
+            return Ok(());
+        };
+        let p: &mut FEntry = program(ebpf, name)?;
+        p.load(function, btf)
+            .with_context(|| format!("load fentry on {function}"))?;
+        p.attach()
+            .with_context(|| format!("attach fentry on {function}"))?;
+        Ok(())
+    }
+}
+
+fn fallback_for(tracepoint: &str) -> Option<Fallback> {
+    match tracepoint {
+        // 6.10 added the tracepoint in sock_def_readable.
+        "sk_data_ready" => Some(Fallback {
+            fentry: Some(("prism_data_ready_fentry", "sock_def_readable")),
+            describe: "data ready at fentry sock_def_readable (no sock:sk_data_ready tracepoint)",
+        }),
+        // 6.3 added it; without it a UDP read is seen when the datagram is
+        // consumed (TCP reads have skb_copy_datagram_iovec).
+        "sock_recv_length" => Some(Fallback {
+            fentry: None,
+            describe: "UDP reads at the datagram's consume (no sock:sock_recv_length tracepoint)",
+        }),
+        _ => None,
+    }
+}
+
 /// What one program has cost so far.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ProgramStats {
@@ -139,6 +178,8 @@ pub struct Collector {
     devices: Vec<Device>,
     /// What the classifier was loaded with.
     ports: [u16; VXLAN_PORTS],
+    /// Boundaries taken elsewhere than at their tracepoint, for people.
+    fallbacks: Vec<&'static str>,
     drop_reasons: BTreeMap<u32, String>,
 }
 
@@ -186,6 +227,7 @@ impl Collector {
             .load(crate::object())
             .context("load the profiler programs")?;
         let aya_btf = Btf::from_sys_fs().context("the profilers need the kernel's BTF (tp_btf)")?;
+        let mut fallbacks = Vec::new();
         for (tracepoint, name) in HOOKS {
             let mut attach = || -> Result<()> {
                 let p: &mut BtfTracePoint = program(&mut ebpf, name)?;
@@ -193,7 +235,18 @@ impl Collector {
                 p.attach()?;
                 Ok(())
             };
-            attach().with_context(|| format!("attach to tracepoint {tracepoint} (tp_btf)"))?;
+            let attached =
+                attach().with_context(|| format!("attach to tracepoint {tracepoint} (tp_btf)"));
+            match (attached, fallback_for(tracepoint)) {
+                (Ok(()), _) => {}
+                (Err(e), Some(fallback)) if !btf.has_type(&format!("btf_trace_{tracepoint}")) => {
+                    fallback
+                        .attach(&mut ebpf, &aya_btf)
+                        .with_context(|| format!("{e:#}; and the fallback"))?;
+                    fallbacks.push(fallback.describe);
+                }
+                (Err(e), _) => return Err(e),
+            }
         }
         let events = match config.events {
             EventSampling::Off => None,
@@ -209,6 +262,7 @@ impl Collector {
             devices: Vec::new(),
             ports,
             drop_reasons,
+            fallbacks,
         };
         let table = stage_table();
         let mut stages: Array<_, u8> = Array::try_from(collector.map_mut("STAGES")?)?;
@@ -225,6 +279,12 @@ impl Collector {
         }
         collector.apply_model(&model)?;
         Ok(collector)
+    }
+
+    /// Stage boundaries this kernel has no tracepoint for, and where they
+    /// are taken instead.
+    pub fn fallbacks(&self) -> &[&'static str] {
+        &self.fallbacks
     }
 
     /// The VXLAN ports the classifier looks for.

@@ -8,7 +8,10 @@
 //! underlay's qdisc is timed together with the wire; GRO merges are
 //! inferred, see `gro_entered`).
 
-use aya_ebpf::{macros::btf_tracepoint, programs::BtfTracePointContext};
+use aya_ebpf::{
+    macros::{btf_tracepoint, fentry},
+    programs::{BtfTracePointContext, FEntryContext},
+};
 use prism_probes_common::points::event;
 
 use crate::{
@@ -62,11 +65,23 @@ hook!("net_dev_queue", prism_dev_queue, |a| device_hit(
     event::DEV_QUEUE,
     a.ptr(0)
 ));
-hook!("sk_data_ready", prism_data_ready, |a| {
-    if let Some(skb) = newest_queued(a.ptr(0)) {
-        queued_on_socket(a.u64(0), skb)
+hook!("sk_data_ready", prism_data_ready, |a| data_ready(a.ptr(0)));
+
+/// Where `sock:sk_data_ready` is not a tracepoint (before 6.10): the same
+/// boundary at the entry of `sock_def_readable`, which the tracepoint
+/// marks and every socket uses unless a protocol replaces it.
+#[fentry(function = "sock_def_readable")]
+pub fn prism_data_ready_fentry(ctx: FEntryContext) -> u32 {
+    data_ready(ctx.arg(0));
+    0
+}
+
+#[inline(always)]
+fn data_ready(sk: *const u8) {
+    if let Some(skb) = newest_queued(sk) {
+        queued_on_socket(addr_of(sk), skb)
     }
-});
+}
 hook!("skb_copy_datagram_iovec", prism_read, |a| socket_hit(
     event::READ,
     a.ptr(0)
