@@ -82,6 +82,9 @@ fn describe(c: &Collector) {
         c.devices().len(),
         namespaces.len()
     );
+    for f in c.fallbacks() {
+        eprintln!("prism stat: this kernel lacks a tracepoint: {f}");
+    }
     if c.devices().is_empty() {
         eprintln!(
             "prism stat: no overlay devices found (VXLAN, bridge, veth); only sockets can be timed"
