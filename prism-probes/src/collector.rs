@@ -122,43 +122,65 @@ const HOOKS: [(&str, &str); 12] = [
     ("napi_poll", "prism_napi_poll"),
 ];
 
-/// Where a boundary is taken when its tracepoint is missing (older
-/// kernels): an fentry program, or nothing (the boundary has another).
+/// What the profilers do on a kernel without a tracepoint, or whose
+/// tracepoint has other arguments (older kernels).
 struct Fallback {
-    /// fentry program and function; None: do without.
-    fentry: Option<(&'static str, &'static str)>,
+    how: Instead,
     describe: &'static str,
+}
+
+enum Instead {
+    /// This fentry program on this function.
+    Fentry(&'static str, &'static str),
+    /// This program on the same tracepoint.
+    Program(&'static str, &'static str),
+    /// Nothing: the boundary is seen elsewhere.
+    Nothing,
 }
 
 impl Fallback {
     fn attach(&self, ebpf: &mut Ebpf, btf: &Btf) -> Result<()> {
-        let Some((name, function)) = self.fentry else {
-            return Ok(());
-        };
-        let p: &mut FEntry = program(ebpf, name)?;
-        p.load(function, btf)
-            .with_context(|| format!("load fentry on {function}"))?;
-        p.attach()
-            .with_context(|| format!("attach fentry on {function}"))?;
+        match self.how {
+            Instead::Fentry(name, function) => {
+                let p: &mut FEntry = program(ebpf, name)?;
+                p.load(function, btf)
+                    .with_context(|| format!("load fentry on {function}"))?;
+                p.attach()
+                    .with_context(|| format!("attach fentry on {function}"))?;
+            }
+            Instead::Program(name, tracepoint) => {
+                let p: &mut BtfTracePoint = program(ebpf, name)?;
+                p.load(tracepoint, btf)?;
+                p.attach()?;
+            }
+            Instead::Nothing => {}
+        }
         Ok(())
     }
 }
 
-fn fallback_for(tracepoint: &str) -> Option<Fallback> {
-    match tracepoint {
+/// The fallback for `tracepoint` when attaching to it failed, by whether
+/// the kernel has it at all.
+fn fallback_for(tracepoint: &str, exists: bool) -> Option<Fallback> {
+    Some(match (tracepoint, exists) {
         // 6.10 added the tracepoint in sock_def_readable.
-        "sk_data_ready" => Some(Fallback {
-            fentry: Some(("prism_data_ready_fentry", "sock_def_readable")),
+        ("sk_data_ready", false) => Fallback {
+            how: Instead::Fentry("prism_data_ready_fentry", "sock_def_readable"),
             describe: "data ready at fentry sock_def_readable (no sock:sk_data_ready tracepoint)",
-        }),
+        },
         // 6.3 added it; without it a UDP read is seen when the datagram is
         // consumed (TCP reads have skb_copy_datagram_iovec).
-        "sock_recv_length" => Some(Fallback {
-            fentry: None,
+        ("sock_recv_length", false) => Fallback {
+            how: Instead::Nothing,
             describe: "UDP reads at the datagram's consume (no sock:sock_recv_length tracepoint)",
-        }),
-        _ => None,
-    }
+        },
+        // 5.17 added the drop reason argument.
+        ("kfree_skb", true) => Fallback {
+            how: Instead::Program("prism_kfree_noreason", "kfree_skb"),
+            describe: "drops without their reason (skb:kfree_skb has no reason argument)",
+        },
+        _ => return None,
+    })
 }
 
 /// What one program has cost so far.
@@ -237,15 +259,15 @@ impl Collector {
             };
             let attached =
                 attach().with_context(|| format!("attach to tracepoint {tracepoint} (tp_btf)"));
-            match (attached, fallback_for(tracepoint)) {
-                (Ok(()), _) => {}
-                (Err(e), Some(fallback)) if !btf.has_type(&format!("btf_trace_{tracepoint}")) => {
-                    fallback
-                        .attach(&mut ebpf, &aya_btf)
-                        .with_context(|| format!("{e:#}; and the fallback"))?;
-                    fallbacks.push(fallback.describe);
-                }
-                (Err(e), _) => return Err(e),
+            if let Err(e) = attached {
+                let exists = btf.has_type(&format!("btf_trace_{tracepoint}"));
+                let Some(fallback) = fallback_for(tracepoint, exists) else {
+                    return Err(e);
+                };
+                fallback
+                    .attach(&mut ebpf, &aya_btf)
+                    .with_context(|| format!("{e:#}; and the fallback"))?;
+                fallbacks.push(fallback.describe);
             }
         }
         let events = match config.events {

@@ -97,6 +97,11 @@ hook!("kfree_skb", prism_kfree, |a| {
     context::dropped(a.u64(1), a.u64(2) as u32);
     forget(a.ptr(0), true)
 });
+// Before 5.17 the tracepoint has no drop reason: (skb, location).
+hook!("kfree_skb", prism_kfree_noreason, |a| {
+    context::dropped(a.u64(1), 0);
+    forget(a.ptr(0), true)
+});
 hook!("softirq_raise", prism_sirq_raise, |a| {
     context::softirq_raised(a.u64(0) as u32)
 });
