@@ -133,28 +133,14 @@ impl Tables {
     /// Writes every table; entries no longer wanted go last.
     pub fn write(&self, maps: &mut dyn Maps) -> Result<()> {
         Array::<_, Tunnel>::try_from(maps.map("TUNNEL")?)?.set(0, self.tunnel, 0)?;
-        let mut locals: HashMap<_, u64, Local> = HashMap::try_from(maps.map("LOCAL")?)?;
-        let keys: Vec<u64> = self.locals.iter().map(|(m, _)| mac_key(*m)).collect();
-        for (k, v) in keys.iter().zip(&self.locals) {
-            locals.insert(k, v.1, 0)?;
-        }
-        prune(&mut locals, &keys);
-        let mut remotes: HashMap<_, u64, Remote> = HashMap::try_from(maps.map("REMOTE")?)?;
-        let keys: Vec<u64> = self.remotes.iter().map(|(m, _)| mac_key(*m)).collect();
-        for (k, v) in keys.iter().zip(&self.remotes) {
-            remotes.insert(k, v.1, 0)?;
-        }
-        prune(&mut remotes, &keys);
-        let mut ips: HashMap<_, u32, LocalIp> = HashMap::try_from(maps.map("LOCAL_IP")?)?;
-        let keys: Vec<u32> = self
+        replace::<u64, Local>(maps.map("LOCAL")?, &by_mac(&self.locals))?;
+        replace::<u64, Remote>(maps.map("REMOTE")?, &by_mac(&self.remotes))?;
+        let by_ip: Vec<(u32, LocalIp)> = self
             .local_ips
             .iter()
-            .map(|(ip, _)| u32::from_ne_bytes(ip.octets()))
+            .map(|(ip, v)| (u32::from_ne_bytes(ip.octets()), *v))
             .collect();
-        for (k, v) in keys.iter().zip(&self.local_ips) {
-            ips.insert(k, v.1, 0)?;
-        }
-        prune(&mut ips, &keys);
+        replace::<u32, LocalIp>(maps.map("LOCAL_IP")?, &by_ip)?;
         let mut nets: LpmTrie<_, [u8; 4], RemoteNet> = LpmTrie::try_from(maps.map("REMOTE_NET")?)?;
         let wanted: Vec<(u32, [u8; 4])> = self
             .remote_nets
@@ -176,13 +162,25 @@ impl Tables {
     }
 }
 
-fn prune<K: aya::Pod + PartialEq, V: aya::Pod>(map: &mut HashMap<&mut MapData, K, V>, keep: &[K]) {
+/// Entries keyed by MAC, as the programs look them up.
+fn by_mac<V: Copy>(entries: &[([u8; 6], V)]) -> Vec<(u64, V)> {
+    entries.iter().map(|(m, v)| (mac_key(*m), *v)).collect()
+}
+
+/// Makes a hash map hold exactly `entries`: new and changed ones first,
+/// stale ones removed last, so lookups never miss a wanted entry.
+fn replace<K: aya::Pod + PartialEq, V: aya::Pod>(map: &mut Map, entries: &[(K, V)]) -> Result<()> {
+    let mut map: HashMap<_, K, V> = HashMap::try_from(map)?;
+    for (k, v) in entries {
+        map.insert(k, v, 0)?;
+    }
     let stale: Vec<K> = map
         .keys()
         .filter_map(Result::ok)
-        .filter(|k| !keep.contains(k))
+        .filter(|k| !entries.iter().any(|(e, _)| e == k))
         .collect();
     for k in stale {
         let _ = map.remove(&k);
     }
+    Ok(())
 }

@@ -326,22 +326,26 @@ fn emit(now: u64, state: &SkbState, delta: u64, skb: u64, stage: u8, point: u8, 
 #[inline(always)]
 pub fn forget(skb: *const u8, dropped: bool) {
     let key = addr_of(skb);
-    if !dropped
-        && let Some(state) = journey(key)
-        && state.last_point == point(event::DATA_READY, role::SOCKET)
-    {
+    // One slot lookup: this runs for every skb the kernel frees.
+    let Some(slot) = SKBS.get_ptr_mut(skb_slot(key)) else {
+        return;
+    };
+    let slot = unsafe { &mut *slot };
+    if slot.skb != key {
+        return;
+    }
+    if !dropped && slot.state.last_point == point(event::DATA_READY, role::SOCKET) {
         let sk = addr_of(field::<*const u8>(skb, offsets().skb_sk));
         if unsafe { SOCK_PENDING.get(&sk) }.copied() == Some(key) {
             let _ = SOCK_PENDING.remove(&sk);
         }
-        track_at(READ_POINT, skb, key, state, false);
+        track_at(READ_POINT, skb, key, &mut slot.state, false);
         return;
     }
-    if end(key) {
-        count(if dropped {
-            counter::DROPPED
-        } else {
-            counter::CONSUMED
-        });
-    }
+    slot.skb = 0;
+    count(if dropped {
+        counter::DROPPED
+    } else {
+        counter::CONSUMED
+    });
 }
