@@ -255,18 +255,7 @@ fn enable_and_disable_are_idempotent_and_survive_a_crash() {
     assert!(run_ok(&["disable"]).contains("not enabled"));
     // Killed mid-way: whatever it pinned, disable removes it.
     for delay_ms in [2, 10, 40] {
-        let mut child = prism()
-            .args(args(&enable))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let _ = child.wait();
+        kill_midway(prism().args(args(&enable)), delay_ms);
         run_ok(&["disable"]);
         assert!(
             !std::path::Path::new("/sys/fs/bpf/prism/datapath").exists(),
@@ -274,20 +263,24 @@ fn enable_and_disable_are_idempotent_and_survive_a_crash() {
         );
     }
     // And enable works again after a crash it did not clean up.
-    let mut child = prism()
-        .args(args(&enable))
+    kill_midway(prism().args(args(&enable)), 20);
+    assert!(run_ok(&args(&enable)).contains("enabled"));
+    assert_eq!(status()["hosts"].as_array().unwrap().len(), 2);
+}
+
+/// Starts `command` and kills it with SIGKILL after `delay_ms`.
+fn kill_midway(command: &mut std::process::Command, delay_ms: u64) {
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    std::thread::sleep(Duration::from_millis(delay_ms));
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGKILL,
     );
     let _ = child.wait();
-    assert!(run_ok(&args(&enable)).contains("enabled"));
-    assert_eq!(status()["hosts"].as_array().unwrap().len(), 2);
 }
 
 #[test]
@@ -723,4 +716,161 @@ fn other_programs_on_the_hooks_stay_attached_and_are_named() {
 
     run_ok(&["disable"]);
     assert_eq!(on_hook(&h2), ["prism_cap_tc"], "theirs stays attached");
+}
+
+/// (priority, program or classifier name) of the filters on a clsact hook.
+fn filters(ns: &str, dev: &str, hook: prism_kernel::tc::Hook) -> Vec<(u16, String)> {
+    prism_kernel::rtnl::run_in(Some(ns), |nl| async move {
+        let ifindex = nl.index(dev).await?;
+        Ok(nl
+            .filters(ifindex, hook)
+            .await?
+            .into_iter()
+            .map(|f| (f.priority, f.bpf_name.unwrap_or(f.kind)))
+            .collect())
+    })
+    .unwrap()
+}
+
+fn has_clsact(ns: &str, dev: &str) -> bool {
+    prism_kernel::rtnl::run_in(Some(ns), |nl| async move {
+        let ifindex = nl.index(dev).await?;
+        nl.has_clsact(ifindex).await
+    })
+    .unwrap()
+}
+
+/// Where tcx is missing (before 6.6) the datapath attaches clsact filters
+/// (and with the oldest kernels' `bpf_skb_adjust_room` it still works):
+/// the fast path works both ways, Prism's filter runs first, others' filters
+/// and a clsact qdisc that was there stay, the qdiscs Prism added go, and a
+/// crash mid-enable leaves nothing that `disable` does not remove.
+#[test]
+fn clsact_fallback_fast_paths_coexists_and_leaves_nothing() {
+    use aya::programs::{
+        SchedClassifier, TcAttachType,
+        tc::{NlOptions, TcAttachOptions, qdisc_add_clsact},
+    };
+    use prism_datapath::capabilities::{hits, load_object};
+    use prism_datapath_common::CapHook;
+    use prism_kernel::tc::Hook;
+
+    let _turn = turn();
+    let lab = Lab::up("dpcls");
+    let topo = lab.topology();
+    let (h1, h2) = (topo.sides[0].host_ns.clone(), topo.sides[1].host_ns.clone());
+    let veth1 = topo.sides[0].host_veth.clone();
+    // Someone else's filter under their own clsact on host 2's underlay.
+    let mut theirs = load_object().unwrap();
+    let tc: &mut SchedClassifier = theirs
+        .program_mut("prism_cap_tc")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    tc.load().unwrap();
+    prism_kernel::netns::run_in(Some(&h2), || {
+        qdisc_add_clsact("eth0").unwrap();
+        tc.attach_with_options(
+            "eth0",
+            TcAttachType::Ingress,
+            TcAttachOptions::Netlink(NlOptions::default()),
+        )
+        .unwrap();
+    })
+    .unwrap();
+    // And the helpers of the oldest kernel, as on 5.10.
+    let clsact = |c: &mut std::process::Command| {
+        c.env("PRISM_TC_ATTACH", "clsact")
+            .env("PRISM_DATAPATH_HELPERS", "basic");
+    };
+    let enable = enable_args(&lab);
+    let run_clsact = |a: &[&str]| {
+        let mut c = prism();
+        clsact(&mut c);
+        let out = c.args(a).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let _disable = Disable;
+    let out = run_clsact(&args(&enable));
+    assert!(
+        out.contains("eth0 ingress: prism_cap_tc (id ") && out.contains("clsact priority"),
+        "{out}"
+    );
+    let s = status();
+    assert_eq!(s["attach"], "clsact");
+    let on_h2 = filters(&h2, "eth0", Hook::Ingress);
+    assert_eq!(on_h2.len(), 2, "{on_h2:?}");
+    assert_eq!(on_h2[0], (1, "prism_rx".to_string()), "Prism goes first");
+    assert_eq!(on_h2[1].1, "prism_cap_tc");
+    assert_eq!(
+        filters(&h1, &veth1, Hook::Ingress),
+        [(1, "prism_tx".to_string())]
+    );
+    // High priority is fast-pathed both ways, checksums intact; bulk
+    // still reaches theirs.
+    let before = hits(&theirs, CapHook::Tc).unwrap();
+    let c2 = topo.sides[1].container_ns.clone();
+    let csum = snmp(&c2);
+    for proto in [Proto::Udp, Proto::Tcp] {
+        assert_eq!(probe(&topo, proto).lost, 0, "{proto:?}");
+    }
+    let after = snmp(&c2);
+    assert_eq!(
+        (after.0 - csum.0, after.1 - csum.1),
+        (0, 0),
+        "checksum errors"
+    );
+    let on = probe(&topo, Proto::Udp);
+    let s = status();
+    for direction in ["rx", "tx"] {
+        let fast = counter(&s, direction, "fast", "high");
+        assert!(
+            fast >= 2 * on.sent,
+            "{direction} fast {fast} for {}",
+            on.sent
+        );
+    }
+    let bulk = scenario::run(
+        &topo,
+        Background::Tcp,
+        &RunOptions {
+            duration: Duration::from_millis(500),
+            warmup: Duration::from_millis(200),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(bulk.background.unwrap().bytes > 1_000_000);
+    assert!(hits(&theirs, CapHook::Tc).unwrap() > before + 100);
+
+    let out = run_ok(&["disable"]);
+    assert!(out.contains("4 attachment(s) removed"), "{out}");
+    assert_eq!(
+        filters(&h2, "eth0", Hook::Ingress),
+        [(49152, "prism_cap_tc".to_string())],
+        "theirs stays"
+    );
+    assert!(has_clsact(&h2, "eth0"), "their qdisc stays");
+    assert!(!has_clsact(&h1, "eth0") && !has_clsact(&h1, &veth1));
+    assert_eq!(probe(&topo, Proto::Udp).lost, 0);
+
+    // Killed mid-way: disable removes whatever was attached.
+    for delay_ms in [5, 15, 30, 60] {
+        let mut c = prism();
+        clsact(&mut c);
+        kill_midway(c.args(args(&enable)), delay_ms);
+        run_ok(&["disable"]);
+        assert!(!std::path::Path::new("/sys/fs/bpf/prism/datapath").exists());
+        assert!(
+            !has_clsact(&h1, "eth0") && !has_clsact(&h1, &veth1),
+            "after a kill at {delay_ms} ms"
+        );
+        assert_eq!(filters(&h2, "eth0", Hook::Ingress).len(), 1);
+    }
 }

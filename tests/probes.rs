@@ -91,6 +91,50 @@ fn stat_sees_every_receive_stage_of_both_classes_under_tcp_load() {
     );
 }
 
+/// A kernel without `sock:sk_data_ready` (pretended): the boundary is
+/// taken at fentry or a kprobe where they load; where neither does (this
+/// machine), `socket` is merged into `stack`, said so, and every TCP
+/// packet the application reads is still counted, in `stack`.
+#[test]
+fn a_missing_data_ready_boundary_falls_back_or_merges_socket_into_stack() {
+    let lab = Lab::up("merge");
+    let topo = topology(&lab);
+    let (child, stdout, said) = stat::start_with(
+        &lab.namespaces(),
+        "tcp port 7777",
+        &[("PRISM_PROBE_MISSING", "sk_data_ready")],
+    );
+    let mut tcp = options(1000, 200);
+    tcp.prober.proto = prism_lab::workload::prober::Proto::Tcp;
+    let run = scenario::run(&topo, Background::Idle, &tcp).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let lines = stat::stop(child, stdout, nix::sys::signal::Signal::SIGINT);
+    let sums = stat::totals(&lines);
+    let rx = |stage: &str| {
+        sums.get(&("rx".into(), stage.into(), "high".into()))
+            .copied()
+    };
+    let merged = lines[0]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["stage"] == "socket" && r["present"] == false);
+    let (stack, backlog) = (rx("stack").unwrap(), rx("backlog").unwrap());
+    assert_eq!(run.lost, 0);
+    assert!(
+        stack >= 2 * run.sent && stack <= backlog,
+        "stack {stack}, backlog {backlog}, {} exchanges",
+        run.sent
+    );
+    if merged {
+        assert!(said.contains("socket merged into stack"), "{said}");
+        assert_eq!(rx("socket"), None, "socket is absent, not zero");
+    } else {
+        assert!(said.contains("data ready at"), "{said}");
+        assert!(rx("socket").unwrap() >= 2 * run.sent, "{sums:?}");
+    }
+}
+
 #[test]
 fn stat_detaches_on_sigterm() {
     let lab = Lab::up("term");
@@ -123,7 +167,6 @@ fn every_packet_is_counted_on(tag: &str, lab_options: &[&str]) {
     let lab = Lab::up_with(tag, lab_options);
     let topo = topology(&lab);
     let mut c = collector(&lab, EventSampling::All);
-    let roles = c.roles();
     let before = c.snapshot().unwrap();
     let run = scenario::run(&topo, Background::Idle, &options(1000, 300)).unwrap();
     std::thread::sleep(Duration::from_millis(100));
@@ -136,7 +179,7 @@ fn every_packet_is_counted_on(tag: &str, lab_options: &[&str]) {
     // while the datapath runs), in path order.
     let path: Vec<Stage> = Stage::of(Direction::Tx)
         .chain(Stage::of(Direction::Rx))
-        .filter(|s| !s.is_fast_path() && s.present_with(&roles))
+        .filter(|s| !s.is_fast_path() && c.present(*s))
         .collect();
     assert!(path.len() >= 12, "{tag}: only {path:?}");
     for stage in Stage::ALL.into_iter().filter(|s| *s != Stage::Other) {

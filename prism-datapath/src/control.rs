@@ -13,14 +13,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use aya::{
-    maps::{Array, HashMap, Map, MapData, PerCpuArray},
-    programs::{
-        LinkOrder, SchedClassifier, TcAttachType,
-        links::{FdLink, PinnedLink},
-        tc::TcAttachOptions,
-    },
-};
+use aya::maps::{Array, HashMap, Map, MapData, PerCpuArray};
 use prism_datapath_common::{Config, DSCP_KEEP, Local, Remote, mode};
 use prism_kernel::{
     mounts::{self, PseudoFs},
@@ -31,10 +24,8 @@ use prism_rules::RuleSet;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    object::{
-        Counters, DatapathObject, PROGRAMS, RX_PROGRAM, RX_SANDBOX_PROGRAM, STEER_PROGRAM,
-        TX_PROGRAM,
-    },
+    attach::{self, Mechanism, Role, Wanted},
+    object::{Counters, DatapathObject, PROGRAMS},
     pins::{self, Transaction},
     rules::PinnedRules,
     tables::{PinnedMaps, Tables},
@@ -147,6 +138,9 @@ pub struct State {
     /// Routed overlays were enabled with `--allow-netfilter-bypass`.
     #[serde(default)]
     pub allow_netfilter_bypass: bool,
+    /// How the programs are attached (older state files: tcx).
+    #[serde(default = "tcx")]
+    pub attach: Mechanism,
     pub hosts: Vec<HostState>,
 }
 
@@ -216,6 +210,10 @@ pub struct EnableReport {
     pub warnings: Vec<(String, String)>,
 }
 
+fn tcx() -> Mechanism {
+    Mechanism::Tcx
+}
+
 fn bridged() -> Plan {
     Plan::Bridged
 }
@@ -273,6 +271,11 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
     }
     let previous = State::load()?;
     let fresh = previous.is_none();
+    // An update keeps the mechanism the datapath was enabled with.
+    let mechanism = match &previous {
+        Some(p) => p.attach,
+        None => Mechanism::detect()?,
+    };
     if fresh {
         // Pins without a state file: an enable that died. Start clean.
         remove_all_pins()?;
@@ -303,6 +306,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
             state.saved_xps = p.saved_xps.clone();
         }
         attached += enable_host(
+            mechanism,
             host,
             &config,
             opts.rules.as_ref(),
@@ -331,6 +335,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
         priority: opts.priority,
         dscp: opts.dscp,
         allow_netfilter_bypass: opts.allow_netfilter_bypass,
+        attach: mechanism,
         hosts: states,
     };
     state.save()?;
@@ -384,6 +389,7 @@ fn host_state(host: &Host) -> HostState {
 /// Loads (first time) or updates one host's datapath and attaches what is
 /// not attached yet. Returns how many attachments it made.
 fn enable_host(
+    mechanism: Mechanism,
     host: &Host,
     config: &Config,
     rules: Option<&RuleSet>,
@@ -413,7 +419,7 @@ fn enable_host(
             .context("the rule maps were not pinned")?
             .write(rules)?;
     }
-    attach_missing(&dir, host, nic, tx, others)
+    attach_missing(mechanism, &dir, host, nic, tx, others)
 }
 
 /// nic mode: the receiving side's RPS steers the high-priority ring to
@@ -508,103 +514,94 @@ fn write_tables(dir: &Path, host: &Host, config: &Config) -> Result<()> {
 
 /// Attaches the receive program to the underlay (Docker: to the sandbox's
 /// VXLAN device) and the transmit program to every container's host veth,
-/// where no link is pinned yet, and drops
-/// the links of containers that are gone. Links go first in tcx order, so
-/// the fast path sees packets before other programs (which stay attached
-/// and untouched).
+/// where none is attached yet, and takes off the transmit programs of
+/// containers that are gone. Prism goes first on each hook (see
+/// [`crate::attach`]); other programs stay attached and untouched.
 fn attach_missing(
+    mechanism: Mechanism,
     dir: &Path,
     host: &Host,
     nic: bool,
     tx: &mut Transaction,
     others: &mut Vec<String>,
 ) -> Result<usize> {
-    let ingress = TcAttachType::Ingress;
-    let underlay = host.underlay.name.clone();
     // Docker: after the kernel's decap on the sandbox's VXLAN device.
     let rx = match host.plan {
-        Plan::Sandbox => ("prog_rx_sandbox", host.vxlan.name.clone()),
-        _ => ("prog_rx", underlay.clone()),
+        Plan::Sandbox => ("prog_rx_sandbox", &host.vxlan),
+        _ => ("prog_rx", &host.underlay),
     };
-    // (pin, program, device, hook, in the socket's namespace)
-    let mut wanted = vec![("link_rx".to_string(), rx.0, rx.1, ingress, false)];
+    let mut wanted = vec![Wanted {
+        role: Role::Rx,
+        program_pin: rx.0,
+        dev: rx.1.name.clone(),
+        ifindex: rx.1.ifindex,
+        in_socket_ns: false,
+    }];
     if nic {
         // On the underlay's egress, where the underlay is (Docker: the node).
-        wanted.push((
-            "link_steer".into(),
-            "prog_steer",
-            underlay,
-            TcAttachType::Egress,
-            true,
-        ));
+        wanted.push(Wanted {
+            role: Role::Steer,
+            program_pin: "prog_steer",
+            dev: host.underlay.name.clone(),
+            ifindex: host.underlay.ifindex,
+            in_socket_ns: true,
+        });
     }
     for l in &host.locals {
-        let pin = format!("link_tx_{}", l.host_veth.ifindex);
-        wanted.push((pin, "prog_tx", l.host_veth.name.clone(), ingress, false));
+        wanted.push(Wanted {
+            role: Role::Tx,
+            program_pin: "prog_tx",
+            dev: l.host_veth.name.clone(),
+            ifindex: l.host_veth.ifindex,
+            in_socket_ns: false,
+        });
     }
-    for entry in fs::read_dir(dir)?.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("link_tx_") && !wanted.iter().any(|w| w.0 == name) {
-            // That container's veth is gone (or was replaced).
-            if let Ok(link) = PinnedLink::from_pin(entry.path()) {
-                drop(link.unpin());
-            }
-        }
-    }
-    let missing: Vec<_> = wanted
-        .into_iter()
-        .filter(|w| !dir.join(&w.0).exists())
+    let records = attach::records(dir);
+    // Transmit attachments of veths that are gone (or were replaced).
+    let stale: Vec<PathBuf> = records
+        .iter()
+        .filter(|(_, r)| {
+            matches!(r.attachment(), Some((Role::Tx, Some(i))) if !wanted.iter().any(|w| w.role == Role::Tx && w.ifindex == i))
+        })
+        .map(|(p, _)| p.clone())
         .collect();
-    let mut made = Vec::new();
-    let mut result = Ok(());
-    for (in_socket_ns, path, label) in [
-        (false, &host.ns_path, &host.namespace),
-        (true, &host.socket_ns_path, &host.socket_namespace),
+    attach::remove(&stale)?;
+    let missing: Vec<Wanted> = wanted
+        .into_iter()
+        .filter(|w| !attach::is_attached(&records, w))
+        .collect();
+    let mut result = Ok(0);
+    for (in_socket_ns, path, label, inode) in [
+        (false, &host.ns_path, &host.namespace, host.netns_inode),
+        (
+            true,
+            &host.socket_ns_path,
+            &host.socket_namespace,
+            host.socket_netns_inode,
+        ),
     ] {
-        let here: Vec<_> = missing.iter().filter(|w| w.4 == in_socket_ns).collect();
-        if here.is_empty() || result.is_err() {
+        let here: Vec<&Wanted> = missing
+            .iter()
+            .filter(|w| w.in_socket_ns == in_socket_ns)
+            .collect();
+        if here.is_empty() {
             continue;
         }
         let ns = fs::File::open(path).with_context(|| format!("open namespace {label}"))?;
-        result = netns::run_in_file(Some(&ns), label, || -> Result<()> {
-            for (pin, prog, dev, hook, _) in here {
-                others.extend(other_programs(dev, *hook)?);
-                let path = dir.join(pin);
-                let mut program = SchedClassifier::from_pin(dir.join(prog))?;
-                let link_id = program
-                    .attach_with_options(dev, *hook, TcAttachOptions::TcxOrder(LinkOrder::first()))
-                    .with_context(|| format!("attach {prog} to {dev} (tcx {hook:?})"))?;
-                let link = FdLink::try_from(program.take_link(link_id)?)?;
-                link.pin(&path)
-                    .with_context(|| format!("pin {}", path.display()))?;
-                made.push(path);
+        // Records made before a failure are in `tx`, to be undone.
+        let done = netns::run_in_file(Some(&ns), label, || -> Result<usize> {
+            for w in &here {
+                attach::attach(mechanism, dir, w, inode, tx, others)?;
             }
-            Ok(())
+            Ok(here.len())
         })
         .and_then(|r| r);
+        result = result.and_then(|n| done.map(|d| n + d));
+        if result.is_err() {
+            break;
+        }
     }
-    // What was pinned before a failure is the transaction's to undo.
-    let n = made.len();
-    for path in made {
-        tx.created(path);
-    }
-    result?;
-    Ok(n)
-}
-
-/// Programs of others already on a tcx hook: they stay attached and run
-/// after Prism's, so packets the fast path redirects skip them.
-fn other_programs(dev: &str, hook: TcAttachType) -> Result<Vec<String>> {
-    let (_, programs) = SchedClassifier::query_tcx(dev, hook).with_context(|| {
-        format!("query the tcx programs on {dev}; the datapath needs tcx (Linux 6.6 or newer)")
-    })?;
-    let ours = [RX_PROGRAM, RX_SANDBOX_PROGRAM, TX_PROGRAM, STEER_PROGRAM];
-    Ok(programs
-        .iter()
-        .map(|p| (p.id(), p.name_as_str().unwrap_or("?").to_string()))
-        .filter(|(_, name)| !ours.contains(&name.as_str()))
-        .map(|(id, name)| format!("{dev} {hook:?}: {name} (id {id})").to_lowercase())
-        .collect())
+    result
 }
 
 /// Removes every datapath pin and the state file. Returns how many
@@ -641,18 +638,10 @@ fn restore_rps(state: &State) {
 fn remove_all_pins() -> Result<usize> {
     let mut links = 0;
     for dir in pins::host_dirs() {
-        for entry in fs::read_dir(&dir)?.filter_map(Result::ok) {
-            let path = entry.path();
-            if entry.file_name().to_string_lossy().starts_with("link_") {
-                // Unpinning and dropping the last reference detaches it.
-                if let Ok(link) = PinnedLink::from_pin(&path) {
-                    drop(link.unpin());
-                    links += 1;
-                    continue;
-                }
-            }
-            pins::remove_pin(&path)?;
-        }
+        let entries: Vec<PathBuf> = fs::read_dir(&dir)?
+            .filter_map(|e| Some(e.ok()?.path()))
+            .collect();
+        links += attach::remove(&entries)?;
         pins::remove_pin(&dir)?;
     }
     let rules = pins::rules_dir();
@@ -677,6 +666,8 @@ pub struct Status {
     pub priority: u32,
     pub dscp: Option<u8>,
     pub rules: Vec<String>,
+    /// How the programs are attached (None when not enabled).
+    pub attach: Option<Mechanism>,
     pub hosts: Vec<HostStatus>,
     /// Counters summed over hosts.
     pub counters: Vec<CounterRow>,
@@ -772,6 +763,8 @@ pub struct Attachment {
     pub device: String,
     /// False when the device is gone (the link outlived it).
     pub attached: bool,
+    /// tcx link or clsact filter.
+    pub via: Mechanism,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -819,6 +812,7 @@ fn status_with(per_host: bool) -> Result<Status> {
             priority: 0,
             dscp: None,
             rules: rules.rules().iter().map(ToString::to_string).collect(),
+            attach: None,
             hosts: Vec::new(),
             counters: Vec::new(),
             overlays: if per_host {
@@ -850,21 +844,19 @@ fn status_with(per_host: bool) -> Result<Status> {
             Plan::Sandbox => &h.vxlan,
             Plan::Bridged | Plan::Routed => &h.underlay,
         };
+        let records = attach::records(&dir);
+        let rx = records.iter().find_map(|(_, r)| match r.attachment() {
+            Some((Role::Rx, _)) => Some(r.mechanism()),
+            _ => None,
+        });
         let mut attachments = vec![Attachment {
             program: "receive",
             device: receive_on.clone(),
-            attached: dir.join("link_rx").exists() && present(None, receive_on),
+            attached: rx.is_some() && present(None, receive_on),
+            via: rx.unwrap_or(state.attach),
         }];
-        for entry in fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(ifindex) = name
-                .strip_prefix("link_tx_")
-                .and_then(|i| i.parse::<u32>().ok())
-            {
+        for (_, record) in &records {
+            if let Some((Role::Tx, Some(ifindex))) = record.attachment() {
                 let device = devices
                     .iter()
                     .find(|(i, _)| *i == ifindex)
@@ -873,6 +865,7 @@ fn status_with(per_host: bool) -> Result<Status> {
                     program: "transmit",
                     device,
                     attached: present(Some(ifindex), ""),
+                    via: record.mechanism(),
                 });
             }
         }
@@ -893,6 +886,7 @@ fn status_with(per_host: bool) -> Result<Status> {
         priority: state.priority,
         dscp: state.dscp,
         rules: rules.rules().iter().map(ToString::to_string).collect(),
+        attach: Some(state.attach),
         hosts,
         counters: rows(&total),
         overlays: if per_host {

@@ -2,6 +2,7 @@
 //! and stream high-priority packets past the overlay's queues, and the
 //! userspace that loads, attaches and controls them.
 
+pub mod attach;
 pub mod capabilities;
 pub mod control;
 pub mod object;

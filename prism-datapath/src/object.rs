@@ -39,7 +39,9 @@ impl DatapathObject {
     /// that bpffs directory (created there if absent), as `prism enable`
     /// and `prism stat` do; without, they are private (tests).
     pub fn load(rules_pin: Option<&Path>) -> Result<Self> {
+        let helpers = crate::capabilities::helpers()?;
         let mut loader = prism_kernel::bpf::loader();
+        loader.override_global("HELPERS", &helpers, true);
         if let Some(dir) = rules_pin {
             std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
             loader.map_pin_path("RULES", dir.join("RULES"));

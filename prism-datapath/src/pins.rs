@@ -6,6 +6,7 @@
 //! /sys/fs/bpf/prism/datapath/<netns inode>/
 //!     prog_rx prog_tx                               the programs
 //!     link_rx link_tx_<ifindex>                     tcx links (attachments)
+//!     filter_* clsact_*                             clsact attachments' records
 //!     CONFIG TUNNEL LOCAL REMOTE COUNTERS           the host's maps
 //! /run/prism/datapath.json                          modes, rules, hosts
 //! /run/prism/datapath.lock                          one control operation at a time
@@ -65,7 +66,8 @@ pub fn host_dirs() -> Vec<PathBuf> {
 }
 
 /// Pins created so far by one operation, removed again (newest first) if
-/// the operation does not commit: unpinning a link detaches its program.
+/// the operation does not commit, taking off what they record (see
+/// [`crate::attach`]).
 #[derive(Default)]
 pub struct Transaction {
     created: Vec<PathBuf>,
@@ -87,9 +89,8 @@ impl Drop for Transaction {
         if self.committed {
             return;
         }
-        for path in self.created.iter().rev() {
-            let _ = remove_pin(path);
-        }
+        let newest_first: Vec<PathBuf> = self.created.iter().rev().cloned().collect();
+        let _ = crate::attach::remove(&newest_first);
     }
 }
 

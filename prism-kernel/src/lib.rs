@@ -14,5 +14,6 @@ pub mod netns;
 pub mod rtnl;
 pub mod rtnl_events;
 pub mod sysfs;
+pub mod tc;
 pub mod tracefs;
 pub mod version;

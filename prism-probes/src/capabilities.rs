@@ -198,6 +198,10 @@ pub struct ProfilersCheck {
     pub works: bool,
     /// The mechanism and how many programs attached, or the reason.
     pub detail: String,
+    /// How the programs read the kernel, when they attached.
+    pub mechanism: Option<Mechanism>,
+    /// Boundaries taken elsewhere than at their tracepoint.
+    pub fallbacks: Vec<&'static str>,
 }
 
 pub fn check_profilers() -> ProfilersCheck {
@@ -215,10 +219,14 @@ pub fn check_profilers() -> ProfilersCheck {
                 }
                 d
             },
+            mechanism: Some(c.mechanism()),
+            fallbacks: c.fallbacks().to_vec(),
         },
         Err(e) => ProfilersCheck {
             works: false,
             detail: format!("{e:#}"),
+            mechanism: None,
+            fallbacks: Vec::new(),
         },
     }
 }

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use aya::{
     Btf, Ebpf,
     maps::{Array, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
-    programs::{BtfTracePoint, FEntry},
+    programs::{BtfTracePoint, FEntry, KProbe},
 };
 use prism_kernel::{bpf::program, btf::KernelBtf};
 use prism_overlay::Model;
@@ -27,7 +27,7 @@ use crate::{
     histogram::Histogram,
     offsets,
     snapshot::{Class, Counters, Snapshot, monotonic_ns},
-    stages::{Stage, stage_table},
+    stages::{Stage, Unseen, stage_table},
 };
 
 /// Which packets go to the per-packet event stream.
@@ -132,10 +132,14 @@ struct Fallback {
 enum Instead {
     /// This fentry program on this function.
     Fentry(&'static str, &'static str),
+    /// This kprobe program on this function.
+    Kprobe(&'static str, &'static str),
     /// This program on the same tracepoint.
     Program(&'static str, &'static str),
     /// Nothing: the boundary is seen elsewhere.
     Nothing,
+    /// Nothing sees the boundary: the stages on either side are merged.
+    Merge(Unseen),
 }
 
 impl Fallback {
@@ -148,39 +152,63 @@ impl Fallback {
                 p.attach()
                     .with_context(|| format!("attach fentry on {function}"))?;
             }
+            Instead::Kprobe(name, function) => {
+                let p: &mut KProbe = program(ebpf, name)?;
+                p.load().context("load a kprobe program")?;
+                p.attach(function, 0)
+                    .with_context(|| format!("attach kprobe on {function}"))?;
+            }
             Instead::Program(name, tracepoint) => {
                 let p: &mut BtfTracePoint = program(ebpf, name)?;
                 p.load(tracepoint, btf)?;
                 p.attach()?;
             }
-            Instead::Nothing => {}
+            Instead::Nothing | Instead::Merge(_) => {}
         }
         Ok(())
     }
 }
 
-/// The fallback for `tracepoint` when attaching to it failed, by whether
-/// the kernel has it at all.
-fn fallback_for(tracepoint: &str, exists: bool) -> Option<Fallback> {
-    Some(match (tracepoint, exists) {
+/// The fallbacks for `tracepoint` when attaching to it failed, by whether
+/// the kernel has it at all: tried in order, the best boundary first.
+fn fallbacks_for(tracepoint: &str, exists: bool) -> &'static [Fallback] {
+    match (tracepoint, exists) {
         // 6.10 added the tracepoint in sock_def_readable.
-        ("sk_data_ready", false) => Fallback {
-            how: Instead::Fentry("prism_data_ready_fentry", "sock_def_readable"),
-            describe: "data ready at fentry sock_def_readable (no sock:sk_data_ready tracepoint)",
-        },
+        ("sk_data_ready", false) => &[
+            Fallback {
+                how: Instead::Fentry("prism_data_ready_fentry", "sock_def_readable"),
+                describe: "data ready at fentry sock_def_readable (no sock:sk_data_ready tracepoint)",
+            },
+            Fallback {
+                how: Instead::Kprobe("prism_data_ready_kprobe", "sock_def_readable"),
+                describe: "data ready at kprobe sock_def_readable (no sock:sk_data_ready tracepoint, no fentry)",
+            },
+            Fallback {
+                how: Instead::Merge(Unseen::DataReady),
+                describe: "socket merged into stack (no sock:sk_data_ready tracepoint, fentry or kprobe)",
+            },
+        ],
         // 6.3 added it; without it a UDP read is seen when the datagram is
         // consumed (TCP reads have skb_copy_datagram_iovec).
-        ("sock_recv_length", false) => Fallback {
+        ("sock_recv_length", false) => &[Fallback {
             how: Instead::Nothing,
             describe: "UDP reads at the datagram's consume (no sock:sock_recv_length tracepoint)",
-        },
+        }],
         // 5.17 added the drop reason argument.
-        ("kfree_skb", true) => Fallback {
+        ("kfree_skb", true) => &[Fallback {
             how: Instead::Program("prism_kfree_noreason", "kfree_skb"),
             describe: "drops without their reason (skb:kfree_skb has no reason argument)",
-        },
-        _ => return None,
-    })
+        }],
+        _ => &[],
+    }
+}
+
+/// Tracepoints to treat as missing (`PRISM_PROBE_MISSING=a,b`), to test the
+/// fallbacks on a kernel that has them.
+pub const MISSING_ENV: &str = "PRISM_PROBE_MISSING";
+
+fn pretend_missing(tracepoint: &str) -> bool {
+    std::env::var(MISSING_ENV).is_ok_and(|v| v.split(',').any(|t| t == tracepoint))
 }
 
 /// What one program has cost so far.
@@ -202,6 +230,8 @@ pub struct Collector {
     ports: [u16; VXLAN_PORTS],
     /// Boundaries taken elsewhere than at their tracepoint, for people.
     fallbacks: Vec<&'static str>,
+    /// Points no program sees here: their stages are merged.
+    unseen: Vec<Unseen>,
     drop_reasons: BTreeMap<u32, String>,
 }
 
@@ -250,25 +280,41 @@ impl Collector {
             .context("load the profiler programs")?;
         let aya_btf = Btf::from_sys_fs().context("the profilers need the kernel's BTF (tp_btf)")?;
         let mut fallbacks = Vec::new();
+        let mut unseen = Vec::new();
         for (tracepoint, name) in HOOKS {
+            let missing = pretend_missing(tracepoint);
             let mut attach = || -> Result<()> {
+                if missing {
+                    bail!("{MISSING_ENV} says it is missing");
+                }
                 let p: &mut BtfTracePoint = program(&mut ebpf, name)?;
                 p.load(tracepoint, &aya_btf)?;
                 p.attach()?;
                 Ok(())
             };
-            let attached =
-                attach().with_context(|| format!("attach to tracepoint {tracepoint} (tp_btf)"));
-            if let Err(e) = attached {
-                let exists = btf.has_type(&format!("btf_trace_{tracepoint}"));
-                let Some(fallback) = fallback_for(tracepoint, exists) else {
-                    return Err(e);
-                };
-                fallback
-                    .attach(&mut ebpf, &aya_btf)
-                    .with_context(|| format!("{e:#}; and the fallback"))?;
-                fallbacks.push(fallback.describe);
+            let Err(e) =
+                attach().with_context(|| format!("attach to tracepoint {tracepoint} (tp_btf)"))
+            else {
+                continue;
+            };
+            let exists = !missing && btf.has_type(&format!("btf_trace_{tracepoint}"));
+            let mut why = format!("{e:#}");
+            let chosen = fallbacks_for(tracepoint, exists).iter().find(|f| {
+                match f.attach(&mut ebpf, &aya_btf) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        why.push_str(&format!("; {e:#}"));
+                        false
+                    }
+                }
+            });
+            let Some(fallback) = chosen else {
+                bail!("{why}");
+            };
+            if let Instead::Merge(u) = fallback.how {
+                unseen.push(u);
             }
+            fallbacks.push(fallback.describe);
         }
         let events = match config.events {
             EventSampling::Off => None,
@@ -285,8 +331,9 @@ impl Collector {
             ports,
             drop_reasons,
             fallbacks,
+            unseen,
         };
-        let table = stage_table();
+        let table = stage_table(&collector.unseen);
         let mut stages: Array<_, u8> = Array::try_from(collector.map_mut("STAGES")?)?;
         for (i, stage) in table.iter().enumerate().take(STAGE_TABLE_SIZE as usize) {
             if *stage != 0 {
@@ -319,8 +366,33 @@ impl Collector {
         self.devices.iter().map(|d| role_id(d.role)).collect()
     }
 
+    /// Whether `stage` can be seen here: its devices are followed and no
+    /// stage merge removed it.
+    pub fn present(&self, stage: Stage) -> bool {
+        stage.present_with(&self.roles(), &self.unseen)
+    }
+
     pub fn mechanism(&self) -> Mechanism {
         self.mechanism
+    }
+
+    /// The mechanism, with what differs on this kernel, in a few words:
+    /// `tp_btf`, `tp_btf, 2 fallbacks`, `tp_btf, socket merged into stack`.
+    pub fn mechanism_label(&self) -> String {
+        let merged: Vec<String> = self
+            .unseen
+            .iter()
+            .map(|u| {
+                let (gone, into) = u.merges();
+                format!("{} merged into {}", gone.name(), into.name())
+            })
+            .collect();
+        match (merged.is_empty(), self.fallbacks.len()) {
+            (false, _) => format!("{}, {}", self.mechanism, merged.join(", ")),
+            (true, 0) => self.mechanism.to_string(),
+            (true, 1) => format!("{}, 1 fallback", self.mechanism),
+            (true, n) => format!("{}, {n} fallbacks", self.mechanism),
+        }
     }
 
     pub fn rules(&self) -> &RuleSet {

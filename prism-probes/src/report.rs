@@ -93,7 +93,6 @@ impl IntervalReport {
         later: &Snapshot,
     ) -> Self {
         let d = later.since(earlier);
-        let roles = collector.roles();
         let mut stages = Vec::new();
         for direction in [Direction::Rx, Direction::Tx] {
             for stage in Stage::of(direction) {
@@ -102,7 +101,7 @@ impl IntervalReport {
                         direction,
                         stage: stage.name(),
                         class,
-                        present: stage.present_with(&roles),
+                        present: collector.present(stage),
                         latency: d.stage(stage, class).percentiles(),
                     });
                 }

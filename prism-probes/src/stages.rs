@@ -260,12 +260,13 @@ impl Stage {
     /// Whether the stage can occur on a host with devices of these roles:
     /// both of its boundaries must be on a device that exists (the socket
     /// always does). The others are reported as absent, not as zero.
-    pub fn present_with(self, roles: &[u8]) -> bool {
+    pub fn present_with(self, roles: &[u8], unseen: &[Unseen]) -> bool {
         let has = |r: u8| r == role_of_socket() || roles.contains(&r);
-        BOUNDARIES
-            .iter()
-            .filter(|(_, _, s)| *s == self)
-            .any(|(from, to, _)| has(role_of(*from)) && has(role_of(*to)))
+        !unseen.iter().any(|u| u.removes(self))
+            && BOUNDARIES
+                .iter()
+                .filter(|(_, _, s)| *s == self)
+                .any(|(from, to, _)| has(role_of(*from)) && has(role_of(*to)))
     }
 }
 
@@ -273,14 +274,56 @@ const fn role_of_socket() -> u8 {
     r::SOCKET
 }
 
-/// The `STAGES` map's content: stage id per (from, to) point pair.
-pub fn stage_table() -> Vec<u8> {
+/// A point this kernel cannot observe: the stages that end there are
+/// merged with the stages that start there (time is counted in the earlier
+/// one, the later one is absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unseen {
+    /// No `sock:sk_data_ready`, fentry or kprobe: `socket` is counted in
+    /// `stack` (and the fast path's end moves to the read).
+    DataReady,
+}
+
+impl Unseen {
+    fn point(self) -> u8 {
+        match self {
+            Self::DataReady => point(ev::DATA_READY, r::SOCKET),
+        }
+    }
+
+    /// (merged stage, the stage it is counted in), for humans.
+    pub fn merges(self) -> (Stage, Stage) {
+        match self {
+            Self::DataReady => (Stage::Socket, Stage::Stack),
+        }
+    }
+
+    /// Whether `stage` only exists from this point on.
+    fn removes(self, stage: Stage) -> bool {
+        BOUNDARIES
+            .iter()
+            .any(|(from, _, s)| *s == stage && *from == self.point())
+    }
+}
+
+/// The `STAGES` map's content: stage id per (from, to) point pair; where a
+/// point is unseen, the stage before it runs on to the point after it.
+pub fn stage_table(unseen: &[Unseen]) -> Vec<u8> {
     let mut table = vec![0u8; STAGE_TABLE_SIZE as usize];
+    let mut set = |from: u8, to: u8, stage: u8| table[from as usize * POINTS + to as usize] = stage;
     for (from, to, stage) in BOUNDARIES {
-        table[from as usize * POINTS + to as usize] = stage.id();
+        set(from, to, stage.id());
+    }
+    for u in unseen {
+        let p = u.point();
+        for (from, _, before) in BOUNDARIES.iter().filter(|(_, to, _)| *to == p) {
+            for (_, to, _) in BOUNDARIES.iter().filter(|(from, _, _)| *from == p) {
+                set(*from, *to, before.id());
+            }
+        }
     }
     for (from, to) in PASSES {
-        table[from as usize * POINTS + to as usize] = STAGE_PASS;
+        set(from, to, STAGE_PASS);
     }
     table
 }
@@ -315,23 +358,28 @@ mod tests {
     #[test]
     fn stages_without_their_devices_are_absent() {
         let container_only = [r::CONTAINER];
-        assert!(Stage::Stack.present_with(&container_only));
-        assert!(Stage::Socket.present_with(&container_only));
-        assert!(!Stage::Vxlan.present_with(&container_only));
+        assert!(Stage::Stack.present_with(&container_only, &[]));
+        assert!(Stage::Socket.present_with(&container_only, &[]));
+        assert!(!Stage::Vxlan.present_with(&container_only, &[]));
         let bridged = [r::UNDERLAY, r::VXLAN, r::BRIDGE, r::HOST_VETH, r::CONTAINER];
         let routed = |s: &Stage| matches!(s, Stage::Route | Stage::TxRoute);
         assert!(
             Stage::ALL
                 .iter()
                 .filter(|s| **s != Stage::Other && !routed(s))
-                .all(|s| s.present_with(&bridged))
+                .all(|s| s.present_with(&bridged, &[]))
         );
-        assert!(!Stage::Other.present_with(&bridged));
-        assert!(!Stage::Route.present_with(&bridged));
+        assert!(!Stage::Other.present_with(&bridged, &[]));
+        assert!(!Stage::Route.present_with(&bridged, &[]));
         // Calico: no bridge at all, the routed hop instead.
         let calico = [r::UNDERLAY, r::ROUTED_VXLAN, r::ROUTED_VETH, r::CONTAINER];
-        assert!(Stage::Route.present_with(&calico) && Stage::TxRoute.present_with(&calico));
-        assert!(!Stage::Bridge.present_with(&calico) && !Stage::TxBridge.present_with(&calico));
+        assert!(
+            Stage::Route.present_with(&calico, &[]) && Stage::TxRoute.present_with(&calico, &[])
+        );
+        assert!(
+            !Stage::Bridge.present_with(&calico, &[])
+                && !Stage::TxBridge.present_with(&calico, &[])
+        );
         // Flannel: routed, then bridged by cni0.
         let flannel = [
             r::UNDERLAY,
@@ -340,14 +388,19 @@ mod tests {
             r::HOST_VETH,
             r::CONTAINER,
         ];
-        assert!(Stage::Route.present_with(&flannel) && Stage::Bridge.present_with(&flannel));
-        assert!(Stage::TxRoute.present_with(&flannel) && Stage::TxBridge.present_with(&flannel));
+        assert!(
+            Stage::Route.present_with(&flannel, &[]) && Stage::Bridge.present_with(&flannel, &[])
+        );
+        assert!(
+            Stage::TxRoute.present_with(&flannel, &[])
+                && Stage::TxBridge.present_with(&flannel, &[])
+        );
     }
 
     #[test]
     fn every_boundary_chains_into_the_next() {
         // Each stage but the journey's last starts where another ends.
-        let table = stage_table();
+        let table = stage_table(&[]);
         for (from, _, stage) in BOUNDARIES {
             let entered = BOUNDARIES.iter().any(|(_, to, _)| *to == from);
             let first = matches!(stage, Stage::Nic | Stage::Veth);
@@ -361,5 +414,22 @@ mod tests {
             table.iter().filter(|&&v| v == STAGE_PASS).count(),
             PASSES.len()
         );
+    }
+
+    #[test]
+    fn an_unseen_data_ready_merges_socket_into_stack() {
+        let table = stage_table(&[Unseen::DataReady]);
+        let at = |from: u8, to: u8| table[from as usize * POINTS + to as usize];
+        let read = point(ev::READ, r::SOCKET);
+        assert_eq!(at(point(ev::RCV, r::CONTAINER), read), Stage::Stack.id());
+        assert_eq!(at(point(ev::RCV, r::UNDERLAY), read), Stage::FastRx.id());
+        assert_eq!(
+            stage_table(&[])[point(ev::RCV, r::CONTAINER) as usize * POINTS + read as usize],
+            0
+        );
+        let roles = [r::CONTAINER];
+        assert!(!Stage::Socket.present_with(&roles, &[Unseen::DataReady]));
+        assert!(Stage::Stack.present_with(&roles, &[Unseen::DataReady]));
+        assert_eq!(Unseen::DataReady.merges(), (Stage::Socket, Stage::Stack));
     }
 }

@@ -223,7 +223,6 @@ pub fn header(collector: &Collector, info: RecordingInfo) -> Header {
             .map(|u| f(u).to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let roles = collector.roles();
     // In path order per direction: readers take a direction's last stage
     // as the end of its journeys.
     let stages = Stage::of(Direction::Rx)
@@ -237,7 +236,7 @@ pub fn header(collector: &Collector, info: RecordingInfo) -> Header {
                 Some(Direction::Tx) => "tx".into(),
                 None => String::new(),
             },
-            present: s.direction().is_some() && s.present_with(&roles),
+            present: s.direction().is_some() && collector.present(s),
         })
         .collect();
     let events = match info.events {
@@ -254,6 +253,11 @@ pub fn header(collector: &Collector, info: RecordingInfo) -> Header {
         host: field(|u| u.nodename()),
         kernel: field(|u| u.release()),
         mechanism: collector.mechanism().to_string(),
+        fallbacks: collector
+            .fallbacks()
+            .iter()
+            .map(|f| f.to_string())
+            .collect(),
         command: info.command,
         started_unix_ns: wall,
         clock_base_ns: monotonic_ns(),

@@ -17,6 +17,11 @@ pub struct Header {
     pub kernel: String,
     /// The probe mechanism the profilers used (e.g. `tp_btf`).
     pub mechanism: String,
+    /// Boundaries taken elsewhere than at their tracepoint on that kernel,
+    /// and stages merged where nothing could see one (absent in older
+    /// files: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<String>,
     /// The command line that made the recording.
     pub command: Vec<String>,
     /// Wall-clock start, ns since the Unix epoch.

@@ -302,6 +302,7 @@ mod tests {
             host: "h".into(),
             kernel: "k".into(),
             mechanism: "tp_btf".into(),
+            fallbacks: Vec::new(),
             command: vec![],
             started_unix_ns: 0,
             clock_base_ns: 0,

@@ -187,7 +187,7 @@ pub fn status(json: bool) -> Result<ExitCode> {
             h.namespace, h.vni, h.vxlan, h.local_containers, h.remote_containers
         );
     }
-    let mut t = Table::new(&["NAMESPACE", "PROGRAM", "DEVICE", "ATTACHED"]);
+    let mut t = Table::new(&["NAMESPACE", "PROGRAM", "DEVICE", "VIA", "ATTACHED"]);
     for h in &s.hosts {
         for a in &h.attachments {
             let attached = if a.attached {
@@ -199,6 +199,7 @@ pub fn status(json: bool) -> Result<ExitCode> {
                 h.namespace.clone(),
                 a.program.into(),
                 a.device.clone(),
+                a.via.name().into(),
                 attached.into(),
             ]);
         }

@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, process::ExitCode};
 
 use anyhow::Result;
-use prism_datapath::capabilities::{HookCheck, check_hooks};
+use prism_datapath::capabilities::{HelperFallbacks, HookCheck, check_hooks, helpers};
 use prism_kernel::{
     btf::{KernelBtf, VMLINUX_BTF},
     caps::{CapSet, Capability, require},
@@ -30,8 +30,12 @@ struct Report {
     hooks: Vec<HookCheck>,
     /// How the profilers will read the kernel; null if they cannot run.
     probe_mechanism: Option<Mechanism>,
+    /// Boundaries the profilers take elsewhere than at their tracepoint.
+    probe_fallbacks: Vec<&'static str>,
     /// The hook the datapath will use; null if it cannot run.
-    datapath_hook: Option<&'static str>,
+    datapath_hook: Option<String>,
+    /// What the datapath does differently with this kernel's helpers.
+    datapath_fallbacks: Vec<&'static str>,
     /// What was learned by loading and attaching Prism's real programs.
     functions: Vec<Function>,
 }
@@ -114,6 +118,7 @@ fn gather(caps: CapSet) -> Report {
     // that loads says nothing of what the verifier makes of Prism's own.
     let profilers = check_profilers();
     let datapath = hooks.iter().find(|h| h.hook == "datapath");
+    let tc = prism_datapath::attach::Mechanism::detect().map(|m| m.name());
     let functions = vec![
         Function {
             commands: "stat, record and top",
@@ -124,15 +129,19 @@ fn gather(caps: CapSet) -> Report {
             commands: "enable",
             works: datapath.is_some_and(|d| d.usable),
             detail: match datapath {
-                Some(d) if d.usable => {
-                    "every datapath program verified and attached with tcx".into()
-                }
+                Some(d) if d.usable => format!(
+                    "every datapath program verified and attached with {}",
+                    tc.as_ref().unwrap_or(&"?")
+                ),
                 Some(d) => d.reason.clone(),
                 None => "the scratch namespace for the check could not be made".into(),
             },
         },
     ];
-    let datapath_hook = datapath.is_some_and(|d| d.usable).then_some("tc (tcx)");
+    let datapath_hook = match (datapath.is_some_and(|d| d.usable), tc) {
+        (true, Ok(m)) => Some(format!("tc ({m})")),
+        _ => None,
+    };
     Report {
         kernel: KernelVersion::current(),
         btf,
@@ -145,10 +154,12 @@ fn gather(caps: CapSet) -> Report {
                 .map(|&c| (c.name(), caps.has(c)))
                 .collect(),
         },
-        probe_mechanism: profilers.works.then_some(Mechanism::TpBtf),
+        probe_mechanism: profilers.mechanism,
+        probe_fallbacks: profilers.fallbacks.clone(),
         attach,
         hooks: hooks.into_iter().filter(|h| h.hook != "datapath").collect(),
         datapath_hook,
+        datapath_fallbacks: helpers().map(|h| h.fallbacks()).unwrap_or_default(),
         functions,
     }
 }
@@ -229,9 +240,15 @@ fn print_text(r: &Report) {
         Some(m) => println!("Profilers will use: {m} ({})", describe(m)),
         None => println!("Profilers: Prism's programs do not load or attach here"),
     }
-    match r.datapath_hook {
+    for f in &r.probe_fallbacks {
+        println!("  fallback: {f}");
+    }
+    match &r.datapath_hook {
         Some(h) => println!("Datapath will attach with: {h}"),
         None => println!("Datapath: Prism's programs do not load or attach here"),
+    }
+    for f in &r.datapath_fallbacks {
+        println!("  fallback: {f}");
     }
     println!("Tried with Prism's own programs:");
     for f in &r.functions {

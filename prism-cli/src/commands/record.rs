@@ -48,7 +48,7 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
             None => "until Ctrl-C".into(),
         },
         args.output.display(),
-        collector.mechanism(),
+        collector.mechanism_label(),
         if collector.rules().is_empty() {
             "none".to_string()
         } else {

@@ -90,6 +90,9 @@ fn print_summary(s: &Summary) {
         s.seconds,
         s.snapshots
     );
+    for f in &h.fallbacks {
+        println!("fallback on that kernel: {f}");
+    }
     println!(
         "rules: {}; events: {} ({} recorded, {} lost){}",
         if h.rules.is_empty() {

@@ -111,7 +111,7 @@ impl Worker {
         let collector = match attached {
             Ok(c) => {
                 updates(Update::Attached {
-                    mechanism: c.mechanism().to_string(),
+                    mechanism: c.mechanism_label(),
                     rules: c.rules().clone(),
                 });
                 Some(c)

@@ -176,7 +176,10 @@ pub mod reason {
     pub const UNKNOWN_IP: u32 = 15;
     /// Routed overlays: the TTL would expire (the kernel answers it).
     pub const TTL: u32 = 16;
-    pub const COUNT: u32 = 17;
+    /// This kernel's `bpf_skb_adjust_room` cannot decapsulate it (an inner
+    /// family other than the outer one, or GSO, before the decap flags).
+    pub const KERNEL: u32 = 17;
+    pub const COUNT: u32 = 18;
 
     pub const NAMES: [&str; COUNT as usize] = [
         "fast",
@@ -196,8 +199,30 @@ pub mod reason {
         "steered",
         "unknown_ip",
         "ttl",
+        "kernel",
     ];
 }
+
+/// What this kernel's `bpf_skb_adjust_room` accepts, found by trying it
+/// before the datapath is loaded, and given to the programs as a read-only
+/// global (the verifier drops the branches the kernel cannot take).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Helpers {
+    /// `BPF_F_ADJ_ROOM_DECAP_L3_IPV4/6` (6.3): the decap sets the inner
+    /// family and leaves GSO packets valid. Without them only an inner
+    /// IPv4 packet without GSO is decapsulated.
+    pub decap_l3: u8,
+    /// `BPF_F_ADJ_ROOM_ENCAP_L2_ETH` (5.12): marks the inner protocol as
+    /// Ethernet, so checksum offload applies to the inner packet. Without
+    /// it the stack checksums in software.
+    pub encap_l2_eth: u8,
+    pub _pad: [u8; 6],
+}
+
+/// `CAP_ADJUST` slots: the flags and the length `prism_cap_adjust` tries.
+pub const CAP_ADJUST_FLAGS: u32 = 0;
+pub const CAP_ADJUST_DELTA: u32 = 1;
 
 /// Slots of the `COUNTERS` per-CPU array.
 pub const COUNTER_SLOTS: u32 = DIRECTIONS * reason::COUNT * 2;
@@ -216,6 +241,7 @@ mod pod {
     unsafe impl aya::Pod for super::Remote {}
     unsafe impl aya::Pod for super::LocalIp {}
     unsafe impl aya::Pod for super::RemoteNet {}
+    unsafe impl aya::Pod for super::Helpers {}
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, PerCpuArray},
 };
 use prism_datapath_common::{
-    COUNTER_SLOTS, Config, Local, LocalIp, Remote, RemoteNet, Tunnel, counter_slot,
+    COUNTER_SLOTS, Config, Helpers, Local, LocalIp, Remote, RemoteNet, Tunnel, counter_slot,
 };
 
 // High-priority rules (`RULES`, `RULE_COUNT`), shared with the profilers.
@@ -32,6 +32,21 @@ pub static LOCAL_IP: HashMap<u32, LocalIp> = HashMap::with_max_entries(4096, 0);
 /// Routed hosts: pod prefixes behind other VTEPs.
 #[map]
 pub static REMOTE_NET: LpmTrie<[u8; 4], RemoteNet> = LpmTrie::with_max_entries(16384, 0);
+
+/// What this kernel's helpers accept; the loader sets it.
+#[unsafe(no_mangle)]
+static HELPERS: Helpers = Helpers {
+    decap_l3: 0,
+    encap_l2_eth: 0,
+    _pad: [0; 6],
+};
+
+/// The volatile read keeps the compiler from folding in the build-time
+/// value; the verifier, which sees the loader's, folds it instead.
+#[inline(always)]
+pub fn helpers() -> Helpers {
+    unsafe { core::ptr::read_volatile(&HELPERS) }
+}
 
 #[map]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);

@@ -24,7 +24,7 @@ use prism_datapath_common::{RX, kind, mac_key, mode, reason};
 
 use crate::{
     flow::{ETH_LEN, Flow, high_priority_frame},
-    maps::{LOCAL, LOCAL_IP, config, count, tunnel},
+    maps::{LOCAL, LOCAL_IP, config, count, helpers, tunnel},
     route,
     vxlan::{DECAP_LEN, INNER_AT, Vxlan, vxlan},
 };
@@ -94,16 +94,25 @@ fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
 /// header, keeping the outer Ethernet header's room in front.
 #[inline(always)]
 fn decapsulate(ctx: &TcContext, flow: &Flow) -> Result<(), u32> {
+    let gso = unsafe { (*ctx.skb.skb).gso_size } != 0;
     // Shrinking a GSO packet is only supported for TCP.
-    if unsafe { (*ctx.skb.skb).gso_size } != 0 && flow.proto != PROTO_TCP {
+    if gso && flow.proto != PROTO_TCP {
         return Err(reason::GSO);
     }
-    let l3 = if flow.ipv6 {
-        BPF_F_ADJ_ROOM_DECAP_L3_IPV6
+    let flags = if helpers().decap_l3 != 0 {
+        if flow.ipv6 {
+            BPF_F_ADJ_ROOM_DECAP_L3_IPV6
+        } else {
+            BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+        }
+    } else if flow.ipv6 || gso {
+        // Without the decap flags skb->protocol stays the outer family's,
+        // and a GSO packet keeps its tunnel type: the kernel decaps those.
+        return Err(reason::KERNEL);
     } else {
-        BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+        0
     };
-    ctx.adjust_room(-(DECAP_LEN as i32), BPF_ADJ_ROOM_MAC, l3 as u64)
+    ctx.adjust_room(-(DECAP_LEN as i32), BPF_ADJ_ROOM_MAC, flags as u64)
         .map_err(|_| reason::ADJUST_FAILED)
 }
 

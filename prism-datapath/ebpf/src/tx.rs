@@ -23,7 +23,7 @@ use prism_datapath_common::{DSCP_KEEP, TX, Tunnel, kind, mac_key, mode, reason};
 use crate::{
     dscp,
     flow::{ETH_LEN, current, high_priority_frame},
-    maps::{REMOTE, REMOTE_NET, config, count, tunnel},
+    maps::{REMOTE, REMOTE_NET, config, count, helpers, tunnel},
     route,
 };
 
@@ -100,9 +100,14 @@ fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
         route::decrement_ttl(ctx, ETH_LEN).map_err(|why| (why, true))?;
     }
     let outer = outer_headers(&inner_eth, tunnel, &vtep, &next_hop, inner_len, outer_dscp);
-    let flags = (BPF_F_ADJ_ROOM_ENCAP_L3_IPV4
-        | BPF_F_ADJ_ROOM_ENCAP_L4_UDP
-        | BPF_F_ADJ_ROOM_ENCAP_L2_ETH) as u64
+    // Without ENCAP_L2_ETH (before 5.12) offloads skip the inner packet and
+    // the stack checksums it in software.
+    let l2_eth = if helpers().encap_l2_eth != 0 {
+        BPF_F_ADJ_ROOM_ENCAP_L2_ETH
+    } else {
+        0
+    };
+    let flags = (BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP | l2_eth) as u64
         | encap_l2_len(ETH_LEN as u64);
     ctx.adjust_room(ENCAP_LEN as i32, BPF_ADJ_ROOM_MAC, flags)
         .map_err(|_| (reason::ADJUST_FAILED, true))?;

@@ -9,8 +9,8 @@
 //! inferred, see `gro_entered`).
 
 use aya_ebpf::{
-    macros::{btf_tracepoint, fentry},
-    programs::{BtfTracePointContext, FEntryContext},
+    macros::{btf_tracepoint, fentry, kprobe},
+    programs::{BtfTracePointContext, FEntryContext, ProbeContext},
 };
 use prism_probes_common::points::event;
 
@@ -73,6 +73,15 @@ hook!("sk_data_ready", prism_data_ready, |a| data_ready(a.ptr(0)));
 #[fentry(function = "sock_def_readable")]
 pub fn prism_data_ready_fentry(ctx: FEntryContext) -> u32 {
     data_ready(ctx.arg(0));
+    0
+}
+
+/// Where fentry does not load either: a kprobe on the same function.
+#[kprobe]
+pub fn prism_data_ready_kprobe(ctx: ProbeContext) -> u32 {
+    if let Some(sk) = ctx.arg::<*const u8>(0) {
+        data_ready(sk);
+    }
     0
 }
 

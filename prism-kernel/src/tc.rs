@@ -1,0 +1,130 @@
+//! Traffic control over rtnetlink: the clsact qdisc and the filters on its
+//! two hooks, as `tc qdisc show` and `tc filter show` list them.
+//!
+//! Attaching and detaching BPF filters is aya's job; this module only
+//! answers what is there, and removes a clsact qdisc that is left empty.
+
+use anyhow::{Context, Result};
+use futures::TryStreamExt;
+use rtnetlink::packet_route::tc::{TcAttribute, TcFilterBpfOption, TcHandle, TcMessage, TcOption};
+
+use crate::rtnl::{Rtnl, is_not_found};
+
+/// A clsact hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    Ingress,
+    Egress,
+}
+
+/// One filter on a clsact hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filter {
+    /// Lower runs first.
+    pub priority: u16,
+    pub handle: u32,
+    /// `bpf`, `u32`, `flower`, ...
+    pub kind: String,
+    /// For BPF filters: the program's name and id.
+    pub bpf_name: Option<String>,
+    pub bpf_id: Option<u32>,
+}
+
+/// The clsact qdisc's handle, `ffff:`.
+const CLSACT_HANDLE: TcHandle = TcHandle {
+    major: 0xffff,
+    minor: 0,
+};
+
+impl Rtnl {
+    /// Whether the device has a clsact qdisc.
+    pub async fn has_clsact(&self, ifindex: u32) -> Result<bool> {
+        let qdiscs: Vec<TcMessage> = self
+            .handle()
+            .qdisc()
+            .get()
+            .index(ifindex as i32)
+            .execute()
+            .try_collect()
+            .await
+            .context("list qdiscs")?;
+        Ok(qdiscs.iter().any(|q| {
+            q.header.index == ifindex as i32
+                && q.header.parent == TcHandle::CLSACT
+                && q.attributes
+                    .iter()
+                    .any(|a| matches!(a, TcAttribute::Kind(k) if k == "clsact"))
+        }))
+    }
+
+    /// The filters on one clsact hook of the device (none without clsact).
+    pub async fn filters(&self, ifindex: u32, hook: Hook) -> Result<Vec<Filter>> {
+        let request = self.handle().traffic_filter(ifindex as i32).get();
+        let request = match hook {
+            Hook::Ingress => request.ingress(),
+            Hook::Egress => request.egress(),
+        };
+        let messages: Vec<TcMessage> = match request.execute().try_collect().await {
+            Ok(m) => m,
+            // No clsact qdisc: no hook, no filters.
+            Err(e) if is_not_found(&e) || is_invalid(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e).context("list tc filters"),
+        };
+        Ok(messages
+            .iter()
+            // The dump's first message per priority is the classifier itself
+            // (handle 0); filters carry a handle.
+            .filter(|m| {
+                u32::from(m.header.handle.major) << 16 | u32::from(m.header.handle.minor) != 0
+            })
+            .map(filter_of)
+            .collect())
+    }
+
+    /// Deletes the device's clsact qdisc, with whatever filters it holds.
+    pub async fn delete_clsact(&self, ifindex: u32) -> Result<()> {
+        let mut request = self.handle().qdisc().del(ifindex as i32);
+        request.message_mut().header.parent = TcHandle::CLSACT;
+        request.message_mut().header.handle = CLSACT_HANDLE;
+        match request.execute().await {
+            Err(e) if !is_not_found(&e) && !is_invalid(&e) => {
+                Err(e).context("delete the clsact qdisc")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn filter_of(m: &TcMessage) -> Filter {
+    let mut filter = Filter {
+        priority: (m.header.info >> 16) as u16,
+        handle: u32::from(m.header.handle.major) << 16 | u32::from(m.header.handle.minor),
+        kind: String::new(),
+        bpf_name: None,
+        bpf_id: None,
+    };
+    for attr in &m.attributes {
+        match attr {
+            TcAttribute::Kind(k) => filter.kind = k.clone(),
+            TcAttribute::Options(options) => {
+                for o in options {
+                    match o {
+                        TcOption::Bpf(TcFilterBpfOption::ProgName(n)) => {
+                            filter.bpf_name = Some(n.clone());
+                        }
+                        TcOption::Bpf(TcFilterBpfOption::ProgId(id)) => filter.bpf_id = Some(*id),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    filter
+}
+
+/// EINVAL: what the kernel answers for a hook whose qdisc is missing.
+fn is_invalid(err: &rtnetlink::Error) -> bool {
+    matches!(err, rtnetlink::Error::NetlinkError(m)
+        if m.code.is_some_and(|c| c.get() == -libc::EINVAL))
+}
