@@ -558,11 +558,13 @@ mostly CPU scheduling.")]
   sudo prism lab overhead
   sudo prism lab overhead --rounds 5 --duration 5s --json
 
-Runs the tcp scenario (with the prober) in alternating rounds, profilers off
-and on (all of prism stat's programs, prober marked high), and reports the
-median throughput ratio. With the profilers on it turns on the kernel's BPF
-run-time statistics (BPF_ENABLE_STATS) and reports each program's runs and
-mean cost per run.")]
+Runs the tcp scenario (with the prober) in alternating rounds with nothing
+attached, with an empty program on every tracepoint the profilers hook,
+and with the profilers (all of prism stat's programs, prober marked high),
+and reports the median throughput ratios to nothing attached. Then, with
+the kernel's BPF run-time statistics on (BPF_ENABLE_STATS), one run of the
+empty programs and one of the profilers give each hook's runs per second
+and ns per run side by side: Prism's own cost is Prism minus empty.")]
     Overhead(OverheadArgs),
 
     /// Reproduce the paper's experiment: the prober under bulk traffic, datapath off and on
@@ -615,7 +617,7 @@ pub struct OverheadArgs {
     #[command(flatten)]
     pub lab: LabName,
 
-    /// Rounds of off/on pairs.
+    /// Rounds of off, empty and Prism runs (order reversed every other round).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: u32,
 

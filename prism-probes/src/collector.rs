@@ -106,21 +106,35 @@ const IANA_VXLAN_PORT: u16 = 4789;
 /// The event ring buffer's size when events are on.
 pub const EVENT_RING_BYTES: u32 = 16 << 20;
 
-/// Tracepoints and the programs that serve them.
-const HOOKS: [(&str, &str); 12] = [
-    ("napi_gro_receive_entry", "prism_gro_entry"),
-    ("netif_receive_skb", "prism_rcv"),
-    ("netif_rx", "prism_netif_rx"),
-    ("net_dev_queue", "prism_dev_queue"),
-    ("sk_data_ready", "prism_data_ready"),
-    ("skb_copy_datagram_iovec", "prism_read"),
-    ("sock_recv_length", "prism_recv_len"),
-    ("consume_skb", "prism_consume"),
-    ("kfree_skb", "prism_kfree"),
-    ("softirq_raise", "prism_sirq_raise"),
-    ("softirq_entry", "prism_sirq_entry"),
-    ("napi_poll", "prism_napi_poll"),
+/// Tracepoints, the programs that serve them, and the empty programs that
+/// measure the floor there (`prism lab overhead`).
+pub const HOOKS: [(&str, &str, &str); 12] = [
+    ("napi_gro_receive_entry", "prism_gro_entry", "prism_empty_gro_entry"),
+    ("netif_receive_skb", "prism_rcv", "prism_empty_rcv"),
+    ("netif_rx", "prism_netif_rx", "prism_empty_netif_rx"),
+    ("net_dev_queue", "prism_dev_queue", "prism_empty_dev_queue"),
+    ("sk_data_ready", "prism_data_ready", "prism_empty_data_ready"),
+    ("skb_copy_datagram_iovec", "prism_read", "prism_empty_read"),
+    ("sock_recv_length", "prism_recv_len", "prism_empty_recv_len"),
+    ("consume_skb", "prism_consume", "prism_empty_consume"),
+    ("kfree_skb", "prism_kfree", "prism_empty_kfree"),
+    ("softirq_raise", "prism_sirq_raise", "prism_empty_sirq_raise"),
+    ("softirq_entry", "prism_sirq_entry", "prism_empty_sirq_entry"),
+    ("napi_poll", "prism_napi_poll", "prism_empty_napi_poll"),
 ];
+
+/// The tracepoint a program of this object serves (fallbacks included).
+pub fn tracepoint_of(program: &str) -> Option<&'static str> {
+    HOOKS
+        .iter()
+        .find(|(_, p, e)| *p == program || *e == program)
+        .map(|(t, _, _)| *t)
+        .or(match program {
+            "prism_data_ready_fentry" | "prism_data_ready_kprobe" => Some("sk_data_ready"),
+            "prism_kfree_noreason" => Some("kfree_skb"),
+            _ => None,
+        })
+}
 
 /// What the profilers do on a kernel without a tracepoint, or whose
 /// tracepoint has other arguments (older kernels).
@@ -211,10 +225,28 @@ fn pretend_missing(tracepoint: &str) -> bool {
     std::env::var(MISSING_ENV).is_ok_and(|v| v.split(',').any(|t| t == tracepoint))
 }
 
+/// Runs and run time of every loaded program of `ebpf` (the run time only
+/// while the kernel's BPF statistics are on).
+pub fn program_stats(ebpf: &Ebpf) -> Vec<ProgramStats> {
+    ebpf.programs()
+        .filter_map(|(name, p)| {
+            let info = p.info().ok()?;
+            Some(ProgramStats {
+                name: name.to_string(),
+                tracepoint: tracepoint_of(name).unwrap_or("?").to_string(),
+                runs: info.run_count(),
+                run_time_ns: info.run_time().as_nanos() as u64,
+            })
+        })
+        .collect()
+}
+
 /// What one program has cost so far.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ProgramStats {
     pub name: String,
+    /// The tracepoint it serves.
+    pub tracepoint: String,
     pub runs: u64,
     pub run_time_ns: u64,
 }
@@ -281,7 +313,7 @@ impl Collector {
         let aya_btf = Btf::from_sys_fs().context("the profilers need the kernel's BTF (tp_btf)")?;
         let mut fallbacks = Vec::new();
         let mut unseen = Vec::new();
-        for (tracepoint, name) in HOOKS {
+        for (tracepoint, name, _) in HOOKS {
             let missing = pretend_missing(tracepoint);
             let mut attach = || -> Result<()> {
                 if missing {
@@ -591,17 +623,7 @@ impl Collector {
     /// Run counts and total run time of each attached program, as the kernel
     /// keeps them while BPF_ENABLE_STATS is on (see `aya::sys::enable_stats`).
     pub fn program_stats(&self) -> Vec<ProgramStats> {
-        self.ebpf
-            .programs()
-            .filter_map(|(name, p)| {
-                let info = p.info().ok()?;
-                Some(ProgramStats {
-                    name: name.to_string(),
-                    runs: info.run_count(),
-                    run_time_ns: info.run_time().as_nanos() as u64,
-                })
-            })
-            .collect()
+        program_stats(&self.ebpf)
     }
 
     /// The name of a drop reason (`enum skb_drop_reason`), from BTF.

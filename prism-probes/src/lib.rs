@@ -2,6 +2,7 @@
 //! path, and the userspace that loads them, feeds them kernel offsets and
 //! reads what they measured.
 
+pub mod baseline;
 pub mod capabilities;
 pub mod collector;
 pub mod devices;

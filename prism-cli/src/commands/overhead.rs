@@ -1,4 +1,7 @@
-//! `prism lab overhead`: what the profilers cost, measured on the lab.
+//! `prism lab overhead`: what the profilers cost, measured on the lab
+//! against nothing attached and against empty programs on the same hooks.
+
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use prism_lab::{
@@ -6,30 +9,80 @@ use prism_lab::{
     latency::median,
     scenario::{self, Background, RunOptions},
 };
-use prism_probes::collector::{Collector, CollectorConfig, ProgramStats};
+use prism_probes::{
+    baseline::EmptyPrograms,
+    collector::{Collector, CollectorConfig, ProgramStats},
+};
 use prism_rules::RuleSet;
 use serde::Serialize;
 
 use super::{lab::lab_status, print_json};
 use crate::{cli::OverheadArgs, table::Table};
 
+/// What is attached during a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Setup {
+    /// Nothing.
+    Off,
+    /// An empty program on every hook the profilers use.
+    Empty,
+    /// Prism's profilers.
+    Prism,
+}
+
+const MEASURED: [Setup; 2] = [Setup::Empty, Setup::Prism];
+
+/// Keeps a setup's programs attached while it lives.
+enum Attached {
+    Off,
+    Empty(EmptyPrograms),
+    Prism(Box<Collector>),
+}
+
+impl Attached {
+    fn program_stats(&self) -> Vec<ProgramStats> {
+        match self {
+            Self::Off => Vec::new(),
+            Self::Empty(e) => e.program_stats(),
+            Self::Prism(c) => c.program_stats(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Round {
     round: u32,
-    /// Bulk throughput, Gbit/s, profilers off and on.
+    /// Bulk throughput, Gbit/s, per setup.
     off: f64,
-    on: f64,
-    ratio: f64,
+    empty: f64,
+    prism: f64,
+}
+
+/// One hook's cost, with empty programs and with Prism's.
+#[derive(Serialize)]
+struct HookCost {
+    tracepoint: String,
+    empty_runs_per_s: f64,
+    empty_ns_per_run: f64,
+    prism_runs_per_s: f64,
+    prism_ns_per_run: f64,
+    /// Prism's own work per run: Prism minus empty.
+    prism_minus_empty_ns: f64,
 }
 
 #[derive(Serialize)]
 struct Output {
     rounds: Vec<Round>,
-    median_ratio: f64,
-    /// Every program's runs and time, summed over the "on" runs.
-    programs: Vec<ProgramStats>,
-    /// Total run time over total runs, ns.
-    ns_per_hit: f64,
+    /// Medians of the per-round ratios to `off`.
+    empty_ratio: f64,
+    prism_ratio: f64,
+    hooks: Vec<HookCost>,
+    /// Run-weighted means over every hook, ns per run.
+    empty_ns_per_run: f64,
+    prism_ns_per_run: f64,
+    /// Prism's weighted mean minus the empty programs' at Prism's run mix.
+    prism_minus_empty_ns: f64,
 }
 
 pub fn run(args: OverheadArgs) -> Result<()> {
@@ -46,70 +99,144 @@ pub fn run(args: OverheadArgs) -> Result<()> {
         ..Default::default()
     };
     let namespaces = topo.namespaces();
-    let mut rounds = Vec::new();
-    let mut programs: Vec<ProgramStats> = Vec::new();
-    let attach = || {
-        Collector::attach(CollectorConfig {
-            rules: RuleSet::parse(&["udp port 7777"])?,
-            namespaces: namespaces.clone(),
-            ..Default::default()
+    let attach = |setup: Setup| -> Result<Attached> {
+        Ok(match setup {
+            Setup::Off => Attached::Off,
+            Setup::Empty => Attached::Empty(EmptyPrograms::attach()?),
+            Setup::Prism => Attached::Prism(Box::new(Collector::attach(CollectorConfig {
+                rules: RuleSet::parse(&["udp port 7777"])?,
+                namespaces: namespaces.clone(),
+                ..Default::default()
+            })?)),
         })
     };
+    let mut rounds = Vec::new();
     for round in 1..=args.rounds {
-        let off = throughput(&topo, &opts)?;
-        let collector = attach()?;
-        let on = throughput(&topo, &opts)?;
-        drop(collector);
-        let ratio = on / off;
+        let mut gbit = [0.0; 3];
+        // Alternate the order too: a slow phase of the VM hits all setups.
+        let order = if round % 2 == 1 {
+            [Setup::Off, Setup::Empty, Setup::Prism]
+        } else {
+            [Setup::Prism, Setup::Empty, Setup::Off]
+        };
+        for setup in order {
+            let attached = attach(setup)?;
+            gbit[setup as usize] = throughput(&topo, &opts)?;
+            drop(attached);
+        }
+        let [off, empty, prism] = gbit;
         eprintln!(
-            "[{round}/{}] off {off:.2} Gbit/s, on {on:.2} Gbit/s, ratio {ratio:.3}",
-            args.rounds
+            "[{round}/{}] off {off:.2} Gbit/s, empty programs {empty:.2} ({:.3}), Prism {prism:.2} ({:.3})",
+            args.rounds,
+            empty / off,
+            prism / off
         );
         rounds.push(Round {
             round,
             off,
-            on,
-            ratio,
+            empty,
+            prism,
         });
     }
     // Run-time statistics cost something themselves (two clock reads per
-    // program run), so they are on only for a run of their own.
+    // program run), so they are on only for runs of their own.
     let stats = prism_kernel::bpf::enable_run_time_stats()?;
-    let collector = attach()?;
-    throughput(&topo, &opts)?;
-    accumulate(&mut programs, collector.program_stats());
-    drop(collector);
+    let mut measured = Vec::new();
+    for setup in MEASURED {
+        let attached = attach(setup)?;
+        throughput(&topo, &opts)?;
+        measured.push(by_tracepoint(attached.program_stats()));
+    }
     drop(stats);
-    let (runs, time): (u64, u64) = programs
-        .iter()
-        .fold((0, 0), |(r, t), p| (r + p.runs, t + p.run_time_ns));
-    let out = Output {
-        median_ratio: median(rounds.iter().map(|r| r.ratio).collect()),
-        ns_per_hit: time as f64 / runs.max(1) as f64,
-        rounds,
-        programs,
-    };
+    let out = output(rounds, &measured[0], &measured[1], opts.duration);
     if args.json {
         return print_json(&out);
     }
+    print_text(&out);
+    Ok(())
+}
+
+fn output(
+    rounds: Vec<Round>,
+    empty: &[ProgramStats],
+    prism: &[ProgramStats],
+    duration: Duration,
+) -> Output {
+    let secs = duration.as_secs_f64();
+    let per_run = |p: &ProgramStats| p.run_time_ns as f64 / p.runs.max(1) as f64;
+    let hooks: Vec<HookCost> = prism
+        .iter()
+        .filter(|p| p.runs > 0)
+        .map(|p| {
+            let e = empty.iter().find(|e| e.tracepoint == p.tracepoint);
+            let empty_ns = e.map_or(0.0, per_run);
+            HookCost {
+                tracepoint: p.tracepoint.clone(),
+                empty_runs_per_s: e.map_or(0.0, |e| e.runs as f64 / secs),
+                empty_ns_per_run: empty_ns,
+                prism_runs_per_s: p.runs as f64 / secs,
+                prism_ns_per_run: per_run(p),
+                prism_minus_empty_ns: per_run(p) - empty_ns,
+            }
+        })
+        .collect();
+    let weighted = |costs: &dyn Fn(&HookCost) -> f64| {
+        let runs: f64 = hooks.iter().map(|h| h.prism_runs_per_s).sum();
+        hooks
+            .iter()
+            .map(|h| costs(h) * h.prism_runs_per_s)
+            .sum::<f64>()
+            / runs.max(1.0)
+    };
+    let mean = |list: &[ProgramStats]| {
+        let (runs, time) = list
+            .iter()
+            .fold((0, 0), |(r, t), p| (r + p.runs, t + p.run_time_ns));
+        time as f64 / runs.max(1) as f64
+    };
+    Output {
+        empty_ratio: median(rounds.iter().map(|r| r.empty / r.off).collect()),
+        prism_ratio: median(rounds.iter().map(|r| r.prism / r.off).collect()),
+        empty_ns_per_run: mean(empty),
+        prism_ns_per_run: mean(prism),
+        prism_minus_empty_ns: weighted(&|h| h.prism_minus_empty_ns),
+        hooks,
+        rounds,
+    }
+}
+
+fn print_text(out: &Output) {
     println!(
-        "\nbulk TCP throughput with the profilers on / off: median {:.3} over {} rounds",
-        out.median_ratio,
-        out.rounds.len()
+        "\nbulk TCP throughput against nothing attached, medians over {} rounds: empty programs {:.3}, Prism {:.3}",
+        out.rounds.len(),
+        out.empty_ratio,
+        out.prism_ratio
     );
-    let mut t = Table::new(&["PROGRAM", ">RUNS", ">NS/RUN"]);
-    let mut progs: Vec<&ProgramStats> = out.programs.iter().filter(|p| p.runs > 0).collect();
-    progs.sort_by_key(|p| std::cmp::Reverse(p.runs));
-    for p in progs {
+    let mut t = Table::new(&[
+        "TRACEPOINT",
+        ">EMPTY RUNS/S",
+        ">EMPTY NS",
+        ">PRISM RUNS/S",
+        ">PRISM NS",
+        ">PRISM-EMPTY",
+    ]);
+    let mut hooks: Vec<&HookCost> = out.hooks.iter().collect();
+    hooks.sort_by(|a, b| b.prism_runs_per_s.total_cmp(&a.prism_runs_per_s));
+    for h in hooks {
         t.row(vec![
-            p.name.clone(),
-            p.runs.to_string(),
-            format!("{:.0}", p.run_time_ns as f64 / p.runs as f64),
+            h.tracepoint.clone(),
+            format!("{:.0}", h.empty_runs_per_s),
+            format!("{:.0}", h.empty_ns_per_run),
+            format!("{:.0}", h.prism_runs_per_s),
+            format!("{:.0}", h.prism_ns_per_run),
+            format!("{:.0}", h.prism_minus_empty_ns),
         ]);
     }
     print!("{t}");
-    println!("all programs: {:.0} ns per run on average", out.ns_per_hit);
-    Ok(())
+    println!(
+        "per run, all hooks (statistics on): empty {:.0} ns, Prism {:.0} ns; Prism minus empty {:.0} ns",
+        out.empty_ns_per_run, out.prism_ns_per_run, out.prism_minus_empty_ns
+    );
 }
 
 /// Background throughput of one tcp run, Gbit/s.
@@ -118,9 +245,12 @@ fn throughput(topo: &Topology, opts: &RunOptions) -> Result<f64> {
     Ok(report.background.map_or(0.0, |b| b.gbit_per_s))
 }
 
-fn accumulate(total: &mut Vec<ProgramStats>, more: Vec<ProgramStats>) {
-    for p in more {
-        match total.iter_mut().find(|t| t.name == p.name) {
+/// Programs' figures summed per tracepoint (a fallback program counts for
+/// the tracepoint it stands in for).
+fn by_tracepoint(programs: Vec<ProgramStats>) -> Vec<ProgramStats> {
+    let mut total: Vec<ProgramStats> = Vec::new();
+    for p in programs {
+        match total.iter_mut().find(|t| t.tracepoint == p.tracepoint) {
             Some(t) => {
                 t.runs += p.runs;
                 t.run_time_ns += p.run_time_ns;
@@ -128,4 +258,5 @@ fn accumulate(total: &mut Vec<ProgramStats>, more: Vec<ProgramStats>) {
             None => total.push(p),
         }
     }
+    total
 }

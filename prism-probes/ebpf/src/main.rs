@@ -8,6 +8,7 @@
 mod capabilities;
 mod classify;
 mod context;
+mod empty;
 mod hooks;
 mod kernel;
 mod maps;
