@@ -43,10 +43,18 @@ impl Args {
         self.0.arg(n)
     }
 
-    /// A scalar argument, or a pointer argument's address as a number.
+    /// A scalar argument (or a `void *`, which BTF types as a number): a
+    /// plain load from the context, no helper call.
     #[inline(always)]
     pub fn u64(&self, n: usize) -> u64 {
-        addr_of(self.0.arg::<*const u8>(n))
+        self.0.arg::<u64>(n)
+    }
+
+    /// A pointer argument's address as a number (a map key): one helper
+    /// call, see [`addr_of`].
+    #[inline(always)]
+    pub fn addr(&self, n: usize) -> u64 {
+        addr_of(self.ptr(n))
     }
 }
 
@@ -98,7 +106,7 @@ hook!("skb_copy_datagram_iovec", prism_read, |a| socket_hit(
 hook!("sock_recv_length", prism_recv_len, |a| {
     // (sk, ret, flags): only reads that returned data.
     if (a.u64(1) as i32) > 0 {
-        read_from_socket(a.u64(0))
+        read_from_socket(a.addr(0))
     }
 });
 hook!("consume_skb", prism_consume, |a| forget(a.ptr(0), false));
