@@ -60,14 +60,25 @@ pub fn field<T: Copy>(base: *const u8, offset: u32) -> T {
     unsafe { core::ptr::read_volatile(base.wrapping_add(offset as usize).cast::<T>()) }
 }
 
-/// The address a BTF-typed pointer holds, as a plain number (a map key,
-/// a hash input). The verifier allows no arithmetic on such pointers, nor
-/// partial reads of one spilled to the stack; copying the spilled value
-/// with `bpf_probe_read_kernel` yields a plain scalar (one helper call).
+/// The low 32 bits of the address a BTF-typed pointer holds, as a plain
+/// number (a map key, a hash input), without a helper call. The verifier
+/// allows no arithmetic on such pointers, except that a 32-bit subtraction
+/// yields a scalar for a privileged loader (`allow_ptr_leaks`, which
+/// CAP_PERFMON grants). Two live skbs 4 GiB apart could share a key; the
+/// tracker tolerates that as it tolerates hash collisions (`evicted`).
 #[inline(always)]
 pub fn addr_of(p: *const u8) -> u64 {
-    let spilled: u64 = p as u64;
-    unsafe { bpf_probe_read_kernel(&spilled as *const u64) }.unwrap_or(0)
+    let low: u64;
+    unsafe {
+        // A fixed register: BPF asm names 32-bit registers w0-w9, and
+        // operands expand to the 64-bit names.
+        core::arch::asm!(
+            "w1 -= 0",
+            inout("r1") p => low,
+            options(pure, nomem, nostack),
+        );
+    }
+    low
 }
 
 /// Reads a `T` at `base + offset` in kernel memory that BTF does not type

@@ -4,6 +4,8 @@
 //! userspace embeds the object and fills the globals before loading it.
 #![no_std]
 #![no_main]
+// One instruction the verifier turns into a number (see kernel::addr_of).
+#![feature(asm_experimental_arch)]
 
 mod capabilities;
 mod classify;
