@@ -972,7 +972,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__record)
-            opts="-o -v -h --output --duration --events --interval --high --netns --vxlan-port --verbose --help"
+            opts="-o -v -h --output --duration --events --interval --high --netns --vxlan-port --profile --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1008,6 +1008,10 @@ _prism() {
                     ;;
                 --vxlan-port)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -W "full always-on" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1166,7 +1170,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__stat)
-            opts="-v -h --interval --count --json --high --netns --vxlan-port --verbose --help"
+            opts="-v -h --interval --count --json --high --netns --vxlan-port --profile --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1192,6 +1196,10 @@ _prism() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -W "full always-on" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1214,7 +1222,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__top)
-            opts="-v -h --interval --high --netns --vxlan-port --verbose --help"
+            opts="-v -h --interval --high --netns --vxlan-port --profile --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1234,6 +1242,10 @@ _prism() {
                     ;;
                 --vxlan-port)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -W "full always-on" -- "${cur}"))
                     return 0
                     ;;
                 *)

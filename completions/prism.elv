@@ -51,6 +51,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
             cand --netns 'Watch only this network namespace (repeatable); default: all'
             cand --vxlan-port 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see'
+            cand --profile 'How much the profilers hook: full (every stage, every packet) or always-on (no hook that fires per wire-sized segment: nic is not timed and gro_cell is counted in vxlan; cheaper, see `lab overhead`)'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
@@ -62,6 +63,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
             cand --netns 'Watch only this network namespace (repeatable); default: all'
             cand --vxlan-port 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see'
+            cand --profile 'How much the profilers hook: full (every stage, every packet) or always-on (no hook that fires per wire-sized segment: nic is not timed and gro_cell is counted in vxlan; cheaper, see `lab overhead`)'
             cand --json 'Print one JSON object per interval instead of tables'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
@@ -77,6 +79,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
             cand --netns 'Watch only this network namespace (repeatable); default: all'
             cand --vxlan-port 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see'
+            cand --profile 'How much the profilers hook: full (every stage, every packet) or always-on (no hook that fires per wire-sized segment: nic is not timed and gro_cell is counted in vxlan; cheaper, see `lab overhead`)'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
@@ -228,7 +231,7 @@ set edit:completion:arg-completer[prism] = {|@words|
         }
         &'prism;lab;overhead'= {
             cand --name 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2'
-            cand --rounds 'Rounds of off/on pairs'
+            cand --rounds 'Rounds of off, empty and Prism runs (order reversed every other round)'
             cand --duration 'How long each run measures'
             cand --json 'Print the rounds and the figures as JSON'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'

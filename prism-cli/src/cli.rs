@@ -371,6 +371,20 @@ pub struct ProbeScope {
     /// Flannel). An override for overlays Prism cannot see.
     #[arg(long = "vxlan-port", value_name = "PORT")]
     pub vxlan_ports: Vec<u16>,
+
+    /// How much the profilers hook: full (every stage, every packet) or
+    /// always-on (no hook that fires per wire-sized segment: nic is not
+    /// timed and gro_cell is counted in vxlan; cheaper, see `lab overhead`).
+    #[arg(
+        long,
+        value_name = "PROFILE",
+        default_value = "full",
+        value_parser = clap::builder::TypedValueParser::map(
+            clap::builder::PossibleValuesParser::new(["full", "always-on"]),
+            |s| s.parse::<prism_probes::profile::Profile>().expect("a listed profile"),
+        ),
+    )]
+    pub profile: prism_probes::profile::Profile,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,7 @@ use crate::{
     devices::{Device, role_id},
     histogram::Histogram,
     offsets,
+    profile::Profile,
     snapshot::{Class, Counters, Snapshot, monotonic_ns},
     stages::{Stage, Unseen, stage_table},
 };
@@ -63,6 +64,8 @@ pub struct CollectorConfig {
     /// UDP ports that mark VXLAN packets; empty: the ports of every VXLAN
     /// device the overlay model finds.
     pub vxlan_ports: Vec<u16>,
+    /// Which hooks run (see [`Profile`]).
+    pub profile: Profile,
 }
 
 impl Default for CollectorConfig {
@@ -72,6 +75,7 @@ impl Default for CollectorConfig {
             namespaces: Vec::new(),
             events: EventSampling::Off,
             vxlan_ports: Vec::new(),
+            profile: Profile::default(),
         }
     }
 }
@@ -109,17 +113,33 @@ pub const EVENT_RING_BYTES: u32 = 16 << 20;
 /// Tracepoints, the programs that serve them, and the empty programs that
 /// measure the floor there (`prism lab overhead`).
 pub const HOOKS: [(&str, &str, &str); 12] = [
-    ("napi_gro_receive_entry", "prism_gro_entry", "prism_empty_gro_entry"),
+    (
+        "napi_gro_receive_entry",
+        "prism_gro_entry",
+        "prism_empty_gro_entry",
+    ),
     ("netif_receive_skb", "prism_rcv", "prism_empty_rcv"),
     ("netif_rx", "prism_netif_rx", "prism_empty_netif_rx"),
     ("net_dev_queue", "prism_dev_queue", "prism_empty_dev_queue"),
-    ("sk_data_ready", "prism_data_ready", "prism_empty_data_ready"),
+    (
+        "sk_data_ready",
+        "prism_data_ready",
+        "prism_empty_data_ready",
+    ),
     ("skb_copy_datagram_iovec", "prism_read", "prism_empty_read"),
     ("sock_recv_length", "prism_recv_len", "prism_empty_recv_len"),
     ("consume_skb", "prism_consume", "prism_empty_consume"),
     ("kfree_skb", "prism_kfree", "prism_empty_kfree"),
-    ("softirq_raise", "prism_sirq_raise", "prism_empty_sirq_raise"),
-    ("softirq_entry", "prism_sirq_entry", "prism_empty_sirq_entry"),
+    (
+        "softirq_raise",
+        "prism_sirq_raise",
+        "prism_empty_sirq_raise",
+    ),
+    (
+        "softirq_entry",
+        "prism_sirq_entry",
+        "prism_empty_sirq_entry",
+    ),
     ("napi_poll", "prism_napi_poll", "prism_empty_napi_poll"),
 ];
 
@@ -279,6 +299,7 @@ impl Collector {
         let probe = ProbeConfig {
             vxlan_ports: ports,
             events_sample: config.events.config_value(),
+            rx_starts_at_rcv: config.profile.skips("napi_gro_receive_entry") as u32,
             ..Default::default()
         };
         let drop_reasons = btf
@@ -312,8 +333,11 @@ impl Collector {
             .context("load the profiler programs")?;
         let aya_btf = Btf::from_sys_fs().context("the profilers need the kernel's BTF (tp_btf)")?;
         let mut fallbacks = Vec::new();
-        let mut unseen = Vec::new();
+        let mut unseen = config.profile.unseen().to_vec();
         for (tracepoint, name, _) in HOOKS {
+            if config.profile.skips(tracepoint) {
+                continue;
+            }
             let missing = pretend_missing(tracepoint);
             let mut attach = || -> Result<()> {
                 if missing {
@@ -411,13 +435,11 @@ impl Collector {
     /// The mechanism, with what differs on this kernel, in a few words:
     /// `tp_btf`, `tp_btf, 2 fallbacks`, `tp_btf, socket merged into stack`.
     pub fn mechanism_label(&self) -> String {
-        let merged: Vec<String> = self
+        let merged: Vec<&str> = self
             .unseen
             .iter()
-            .map(|u| {
-                let (gone, into) = u.merges();
-                format!("{} merged into {}", gone.name(), into.name())
-            })
+            .filter(|u| !self.config.profile.unseen().contains(u))
+            .map(|u| u.describe())
             .collect();
         match (merged.is_empty(), self.fallbacks.len()) {
             (false, _) => format!("{}, {}", self.mechanism, merged.join(", ")),
@@ -425,6 +447,11 @@ impl Collector {
             (true, 1) => format!("{}, 1 fallback", self.mechanism),
             (true, n) => format!("{}, {n} fallbacks", self.mechanism),
         }
+    }
+
+    /// Which profile runs.
+    pub fn profile(&self) -> Profile {
+        self.config.profile
     }
 
     pub fn rules(&self) -> &RuleSet {

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod histogram;
 pub mod offsets;
 pub mod packet_counter;
+pub mod profile;
 pub mod report;
 pub mod snapshot;
 pub mod stages;

@@ -16,6 +16,8 @@ use crate::{
 pub struct IntervalReport {
     /// Seconds this interval covers.
     pub seconds: f64,
+    /// The profile that ran (which hooks, so which stages are present).
+    pub profile: crate::profile::Profile,
     pub stages: Vec<StageRow>,
     /// Whole receive journeys per class: underlay NIC -> application read.
     pub receive_total: Vec<TotalRow>,
@@ -164,6 +166,7 @@ impl IntervalReport {
             .collect();
         Self {
             seconds,
+            profile: collector.profile(),
             stages,
             receive_total,
             delivered,

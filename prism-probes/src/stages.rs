@@ -274,35 +274,55 @@ const fn role_of_socket() -> u8 {
     r::SOCKET
 }
 
-/// A point this kernel cannot observe: the stages that end there are
-/// merged with the stages that start there (time is counted in the earlier
-/// one, the later one is absent).
+/// A point no program observes (a kernel without it, or a profile that
+/// does not hook it): the stages that end there run on to where the stages
+/// that start there end, and those are absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unseen {
     /// No `sock:sk_data_ready`, fentry or kprobe: `socket` is counted in
     /// `stack` (and the fast path's end moves to the read).
     DataReady,
+    /// GRO entry not hooked (it fires once per wire-sized segment): `nic`
+    /// is not timed and `wire` runs on to the stack hand-off; `gro_cell`
+    /// is counted in `vxlan`.
+    GroEntry,
 }
 
 impl Unseen {
-    fn point(self) -> u8 {
+    fn points(self) -> &'static [u8] {
+        const DATA_READY: [u8; 1] = [point(ev::DATA_READY, r::SOCKET)];
+        const GRO_ENTRY: [u8; 3] = [
+            point(ev::GRO_ENTRY, r::UNDERLAY),
+            point(ev::GRO_ENTRY, r::VXLAN),
+            point(ev::GRO_ENTRY, r::ROUTED_VXLAN),
+        ];
         match self {
-            Self::DataReady => point(ev::DATA_READY, r::SOCKET),
+            Self::DataReady => &DATA_READY,
+            Self::GroEntry => &GRO_ENTRY,
         }
     }
 
-    /// (merged stage, the stage it is counted in), for humans.
-    pub fn merges(self) -> (Stage, Stage) {
+    /// What it changes, for humans.
+    pub fn describe(self) -> &'static str {
         match self {
-            Self::DataReady => (Stage::Socket, Stage::Stack),
+            Self::DataReady => "socket merged into stack",
+            Self::GroEntry => "nic not timed (wire runs on to it), gro_cell merged into vxlan",
         }
     }
 
-    /// Whether `stage` only exists from this point on.
-    fn removes(self, stage: Stage) -> bool {
+    /// Whether `stage` ends at one of these points (and so runs on to the
+    /// end of the stage after it: it measures more than it does elsewhere).
+    pub fn widens(self, stage: Stage) -> bool {
         BOUNDARIES
             .iter()
-            .any(|(from, _, s)| *s == stage && *from == self.point())
+            .any(|(_, to, s)| *s == stage && self.points().contains(to))
+    }
+
+    /// Whether `stage` starts at one of these points (and so is absent).
+    pub fn removes(self, stage: Stage) -> bool {
+        BOUNDARIES
+            .iter()
+            .any(|(from, _, s)| *s == stage && self.points().contains(from))
     }
 }
 
@@ -314,8 +334,7 @@ pub fn stage_table(unseen: &[Unseen]) -> Vec<u8> {
     for (from, to, stage) in BOUNDARIES {
         set(from, to, stage.id());
     }
-    for u in unseen {
-        let p = u.point();
+    for &p in unseen.iter().flat_map(|u| u.points()) {
         for (from, _, before) in BOUNDARIES.iter().filter(|(_, to, _)| *to == p) {
             for (_, to, _) in BOUNDARIES.iter().filter(|(from, _, _)| *from == p) {
                 set(*from, *to, before.id());
@@ -430,6 +449,29 @@ mod tests {
         let roles = [r::CONTAINER];
         assert!(!Stage::Socket.present_with(&roles, &[Unseen::DataReady]));
         assert!(Stage::Stack.present_with(&roles, &[Unseen::DataReady]));
-        assert_eq!(Unseen::DataReady.merges(), (Stage::Socket, Stage::Stack));
+    }
+
+    #[test]
+    fn without_gro_entry_wire_runs_on_and_gro_cell_is_counted_in_vxlan() {
+        let table = stage_table(&[Unseen::GroEntry]);
+        let at = |from: u8, to: u8| table[from as usize * POINTS + to as usize];
+        assert_eq!(
+            at(
+                point(ev::DEV_QUEUE, r::UNDERLAY),
+                point(ev::RCV, r::UNDERLAY)
+            ),
+            Stage::Wire.id()
+        );
+        assert_eq!(
+            at(point(ev::RCV, r::UNDERLAY), point(ev::RCV, r::VXLAN)),
+            Stage::Vxlan.id()
+        );
+        let bridged = [r::UNDERLAY, r::VXLAN, r::BRIDGE, r::HOST_VETH, r::CONTAINER];
+        let gro = [Unseen::GroEntry];
+        assert!(!Stage::Nic.present_with(&bridged, &gro));
+        assert!(!Stage::GroCell.present_with(&bridged, &gro));
+        assert!(
+            Stage::Vxlan.present_with(&bridged, &gro) && Stage::Wire.present_with(&bridged, &gro)
+        );
     }
 }

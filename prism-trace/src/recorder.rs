@@ -253,6 +253,7 @@ pub fn header(collector: &Collector, info: RecordingInfo) -> Header {
         host: field(|u| u.nodename()),
         kernel: field(|u| u.release()),
         mechanism: collector.mechanism().to_string(),
+        profile: collector.profile().to_string(),
         fallbacks: collector
             .fallbacks()
             .iter()

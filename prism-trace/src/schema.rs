@@ -22,6 +22,9 @@ pub struct Header {
     /// files: none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<String>,
+    /// The profilers' profile, `full` or `always-on` (older files: full).
+    #[serde(default = "full_profile")]
+    pub profile: String,
     /// The command line that made the recording.
     pub command: Vec<String>,
     /// Wall-clock start, ns since the Unix epoch.
@@ -46,6 +49,10 @@ pub struct Header {
     pub bucket_lower_ns: Vec<u64>,
     /// `prism status --json` of the datapath at the start.
     pub datapath: serde_json::Value,
+}
+
+fn full_profile() -> String {
+    "full".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -303,6 +303,7 @@ mod tests {
             kernel: "k".into(),
             mechanism: "tp_btf".into(),
             fallbacks: Vec::new(),
+            profile: "full".into(),
             command: vec![],
             started_unix_ns: 0,
             clock_base_ns: 0,

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod packets;
+pub mod profilers;
 pub mod stat;
 pub mod swarm;
 

@@ -1,7 +1,7 @@
 //! `prism lab overhead`: what the profilers cost, measured on the lab
 //! against nothing attached and against empty programs on the same hooks.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use anyhow::{Result, bail};
 use prism_lab::{
@@ -12,6 +12,7 @@ use prism_lab::{
 use prism_probes::{
     baseline::EmptyPrograms,
     collector::{Collector, CollectorConfig, ProgramStats},
+    profile::Profile,
 };
 use prism_rules::RuleSet;
 use serde::Serialize;
@@ -20,18 +21,32 @@ use super::{lab::lab_status, print_json};
 use crate::{cli::OverheadArgs, table::Table};
 
 /// What is attached during a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Setup {
     /// Nothing.
     Off,
     /// An empty program on every hook the profilers use.
     Empty,
-    /// Prism's profilers.
-    Prism,
+    /// Prism's profilers with this profile.
+    Prism(Profile),
 }
 
-const MEASURED: [Setup; 2] = [Setup::Empty, Setup::Prism];
+const SETUPS: [Setup; 4] = [
+    Setup::Off,
+    Setup::Empty,
+    Setup::Prism(Profile::Full),
+    Setup::Prism(Profile::AlwaysOn),
+];
+
+impl Setup {
+    fn name(self) -> String {
+        match self {
+            Self::Off => "off".into(),
+            Self::Empty => "empty".into(),
+            Self::Prism(p) => p.to_string(),
+        }
+    }
+}
 
 /// Keeps a setup's programs attached while it lives.
 enum Attached {
@@ -53,36 +68,42 @@ impl Attached {
 #[derive(Serialize)]
 struct Round {
     round: u32,
-    /// Bulk throughput, Gbit/s, per setup.
-    off: f64,
-    empty: f64,
-    prism: f64,
+    /// Bulk throughput, Gbit/s, per setup: off, empty, full, always-on.
+    gbit_per_s: BTreeMap<String, f64>,
 }
 
-/// One hook's cost, with empty programs and with Prism's.
-#[derive(Serialize)]
+/// One hook's runs and cost with one setup.
+#[derive(Clone, Serialize)]
 struct HookCost {
+    runs_per_s: f64,
+    ns_per_run: f64,
+}
+
+#[derive(Serialize)]
+struct HookRow {
     tracepoint: String,
-    empty_runs_per_s: f64,
-    empty_ns_per_run: f64,
-    prism_runs_per_s: f64,
-    prism_ns_per_run: f64,
-    /// Prism's own work per run: Prism minus empty.
-    prism_minus_empty_ns: f64,
+    empty: HookCost,
+    /// Per profile; absent where the profile does not hook it.
+    prism: BTreeMap<String, HookCost>,
+}
+
+#[derive(Serialize)]
+struct ProfileCost {
+    /// Median of the per-round throughput ratios to `off`.
+    ratio: f64,
+    /// Run-weighted mean over its hooks, ns per run (statistics on).
+    ns_per_run: f64,
+    /// The same, minus the empty program's cost at each hook.
+    minus_empty_ns: f64,
+    runs_per_s: f64,
 }
 
 #[derive(Serialize)]
 struct Output {
     rounds: Vec<Round>,
-    /// Medians of the per-round ratios to `off`.
     empty_ratio: f64,
-    prism_ratio: f64,
-    hooks: Vec<HookCost>,
-    /// Run-weighted means over every hook, ns per run.
-    empty_ns_per_run: f64,
-    prism_ns_per_run: f64,
-    /// Prism's weighted mean minus the empty programs' at Prism's run mix.
-    prism_minus_empty_ns: f64,
+    profiles: BTreeMap<String, ProfileCost>,
+    hooks: Vec<HookRow>,
 }
 
 pub fn run(args: OverheadArgs) -> Result<()> {
@@ -103,52 +124,55 @@ pub fn run(args: OverheadArgs) -> Result<()> {
         Ok(match setup {
             Setup::Off => Attached::Off,
             Setup::Empty => Attached::Empty(EmptyPrograms::attach()?),
-            Setup::Prism => Attached::Prism(Box::new(Collector::attach(CollectorConfig {
-                rules: RuleSet::parse(&["udp port 7777"])?,
-                namespaces: namespaces.clone(),
-                ..Default::default()
-            })?)),
+            Setup::Prism(profile) => {
+                Attached::Prism(Box::new(Collector::attach(CollectorConfig {
+                    rules: RuleSet::parse(&["udp port 7777"])?,
+                    namespaces: namespaces.clone(),
+                    profile,
+                    ..Default::default()
+                })?))
+            }
         })
     };
     let mut rounds = Vec::new();
     for round in 1..=args.rounds {
-        let mut gbit = [0.0; 3];
         // Alternate the order too: a slow phase of the VM hits all setups.
-        let order = if round % 2 == 1 {
-            [Setup::Off, Setup::Empty, Setup::Prism]
-        } else {
-            [Setup::Prism, Setup::Empty, Setup::Off]
-        };
+        let mut order = SETUPS.to_vec();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        let mut gbit = BTreeMap::new();
         for setup in order {
             let attached = attach(setup)?;
-            gbit[setup as usize] = throughput(&topo, &opts)?;
+            gbit.insert(setup.name(), throughput(&topo, &opts)?);
             drop(attached);
         }
-        let [off, empty, prism] = gbit;
+        let off = gbit["off"];
+        let said: Vec<String> = SETUPS[1..]
+            .iter()
+            .map(|s| format!("{} {:.3}", s.name(), gbit[&s.name()] / off))
+            .collect();
         eprintln!(
-            "[{round}/{}] off {off:.2} Gbit/s, empty programs {empty:.2} ({:.3}), Prism {prism:.2} ({:.3})",
+            "[{round}/{}] off {off:.2} Gbit/s; against off: {}",
             args.rounds,
-            empty / off,
-            prism / off
+            said.join(", ")
         );
         rounds.push(Round {
             round,
-            off,
-            empty,
-            prism,
+            gbit_per_s: gbit,
         });
     }
     // Run-time statistics cost something themselves (two clock reads per
     // program run), so they are on only for runs of their own.
     let stats = prism_kernel::bpf::enable_run_time_stats()?;
-    let mut measured = Vec::new();
-    for setup in MEASURED {
-        let attached = attach(setup)?;
+    let mut measured = BTreeMap::new();
+    for setup in &SETUPS[1..] {
+        let attached = attach(*setup)?;
         throughput(&topo, &opts)?;
-        measured.push(by_tracepoint(attached.program_stats()));
+        measured.insert(setup.name(), by_tracepoint(attached.program_stats()));
     }
     drop(stats);
-    let out = output(rounds, &measured[0], &measured[1], opts.duration);
+    let out = output(rounds, &measured, opts.duration);
     if args.json {
         return print_json(&out);
     }
@@ -158,48 +182,67 @@ pub fn run(args: OverheadArgs) -> Result<()> {
 
 fn output(
     rounds: Vec<Round>,
-    empty: &[ProgramStats],
-    prism: &[ProgramStats],
+    measured: &BTreeMap<String, Vec<ProgramStats>>,
     duration: Duration,
 ) -> Output {
     let secs = duration.as_secs_f64();
-    let per_run = |p: &ProgramStats| p.run_time_ns as f64 / p.runs.max(1) as f64;
-    let hooks: Vec<HookCost> = prism
+    let cost = |p: &ProgramStats| HookCost {
+        runs_per_s: p.runs as f64 / secs,
+        ns_per_run: p.run_time_ns as f64 / p.runs.max(1) as f64,
+    };
+    let empty = &measured["empty"];
+    let ratio = |name: &str| {
+        median(
+            rounds
+                .iter()
+                .map(|r| r.gbit_per_s[name] / r.gbit_per_s["off"])
+                .collect(),
+        )
+    };
+    let hooks: Vec<HookRow> = empty
         .iter()
-        .filter(|p| p.runs > 0)
+        .map(|e| HookRow {
+            tracepoint: e.tracepoint.clone(),
+            empty: cost(e),
+            prism: Profile::ALL
+                .iter()
+                .filter_map(|p| {
+                    let stats = measured[p.name()]
+                        .iter()
+                        .find(|s| s.tracepoint == e.tracepoint && s.runs > 0)?;
+                    Some((p.to_string(), cost(stats)))
+                })
+                .collect(),
+        })
+        .filter(|h| !h.prism.is_empty())
+        .collect();
+    let profiles = Profile::ALL
+        .iter()
         .map(|p| {
-            let e = empty.iter().find(|e| e.tracepoint == p.tracepoint);
-            let empty_ns = e.map_or(0.0, per_run);
-            HookCost {
-                tracepoint: p.tracepoint.clone(),
-                empty_runs_per_s: e.map_or(0.0, |e| e.runs as f64 / secs),
-                empty_ns_per_run: empty_ns,
-                prism_runs_per_s: p.runs as f64 / secs,
-                prism_ns_per_run: per_run(p),
-                prism_minus_empty_ns: per_run(p) - empty_ns,
-            }
+            let name = p.to_string();
+            let mine: Vec<(&HookCost, &HookCost)> = hooks
+                .iter()
+                .filter_map(|h| Some((h.prism.get(&name)?, &h.empty)))
+                .collect();
+            let runs: f64 = mine.iter().map(|(c, _)| c.runs_per_s).sum();
+            let weighted = |f: &dyn Fn(&HookCost, &HookCost) -> f64| {
+                mine.iter()
+                    .map(|(c, e)| f(c, e) * c.runs_per_s)
+                    .sum::<f64>()
+                    / runs.max(1.0)
+            };
+            let cost = ProfileCost {
+                ratio: ratio(&name),
+                ns_per_run: weighted(&|c, _| c.ns_per_run),
+                minus_empty_ns: weighted(&|c, e| c.ns_per_run - e.ns_per_run),
+                runs_per_s: runs,
+            };
+            (name, cost)
         })
         .collect();
-    let weighted = |costs: &dyn Fn(&HookCost) -> f64| {
-        let runs: f64 = hooks.iter().map(|h| h.prism_runs_per_s).sum();
-        hooks
-            .iter()
-            .map(|h| costs(h) * h.prism_runs_per_s)
-            .sum::<f64>()
-            / runs.max(1.0)
-    };
-    let mean = |list: &[ProgramStats]| {
-        let (runs, time) = list
-            .iter()
-            .fold((0, 0), |(r, t), p| (r + p.runs, t + p.run_time_ns));
-        time as f64 / runs.max(1) as f64
-    };
     Output {
-        empty_ratio: median(rounds.iter().map(|r| r.empty / r.off).collect()),
-        prism_ratio: median(rounds.iter().map(|r| r.prism / r.off).collect()),
-        empty_ns_per_run: mean(empty),
-        prism_ns_per_run: mean(prism),
-        prism_minus_empty_ns: weighted(&|h| h.prism_minus_empty_ns),
+        empty_ratio: ratio("empty"),
+        profiles,
         hooks,
         rounds,
     }
@@ -207,36 +250,49 @@ fn output(
 
 fn print_text(out: &Output) {
     println!(
-        "\nbulk TCP throughput against nothing attached, medians over {} rounds: empty programs {:.3}, Prism {:.3}",
+        "\nbulk TCP throughput against nothing attached, medians over {} rounds: empty programs {:.3}, {}",
         out.rounds.len(),
         out.empty_ratio,
-        out.prism_ratio
+        out.profiles
+            .iter()
+            .map(|(name, c)| format!("{name} {:.3}", c.ratio))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut t = Table::new(&[
         "TRACEPOINT",
-        ">EMPTY RUNS/S",
         ">EMPTY NS",
-        ">PRISM RUNS/S",
-        ">PRISM NS",
-        ">PRISM-EMPTY",
+        ">FULL RUNS/S",
+        ">FULL NS",
+        ">FULL-EMPTY",
+        ">ALWAYS-ON RUNS/S",
+        ">ALWAYS-ON NS",
+        ">ALWAYS-ON-EMPTY",
     ]);
-    let mut hooks: Vec<&HookCost> = out.hooks.iter().collect();
-    hooks.sort_by(|a, b| b.prism_runs_per_s.total_cmp(&a.prism_runs_per_s));
+    let mut hooks: Vec<&HookRow> = out.hooks.iter().collect();
+    let runs = |h: &HookRow| h.prism.get("full").map_or(0.0, |c| c.runs_per_s);
+    hooks.sort_by(|a, b| runs(b).total_cmp(&runs(a)));
     for h in hooks {
-        t.row(vec![
-            h.tracepoint.clone(),
-            format!("{:.0}", h.empty_runs_per_s),
-            format!("{:.0}", h.empty_ns_per_run),
-            format!("{:.0}", h.prism_runs_per_s),
-            format!("{:.0}", h.prism_ns_per_run),
-            format!("{:.0}", h.prism_minus_empty_ns),
-        ]);
+        let mut row = vec![h.tracepoint.clone(), format!("{:.0}", h.empty.ns_per_run)];
+        for p in Profile::ALL {
+            match h.prism.get(p.name()) {
+                Some(c) => row.extend([
+                    format!("{:.0}", c.runs_per_s),
+                    format!("{:.0}", c.ns_per_run),
+                    format!("{:.0}", c.ns_per_run - h.empty.ns_per_run),
+                ]),
+                None => row.extend(["-".into(), "-".into(), "-".into()]),
+            }
+        }
+        t.row(row);
     }
     print!("{t}");
-    println!(
-        "per run, all hooks (statistics on): empty {:.0} ns, Prism {:.0} ns; Prism minus empty {:.0} ns",
-        out.empty_ns_per_run, out.prism_ns_per_run, out.prism_minus_empty_ns
-    );
+    for (name, c) in &out.profiles {
+        println!(
+            "{name}: {:.0} runs/s, {:.0} ns per run (statistics on), {:.0} ns over the empty program",
+            c.runs_per_s, c.ns_per_run, c.minus_empty_ns
+        );
+    }
 }
 
 /// Background throughput of one tcp run, Gbit/s.

@@ -33,6 +33,7 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
         namespaces: args.scope.namespaces.clone(),
         events: args.events,
         vxlan_ports: args.scope.vxlan_ports.clone(),
+        profile: args.scope.profile,
     })?;
     let info = RecordingInfo {
         command: std::env::args().collect(),

@@ -82,11 +82,12 @@ fn print_summary(s: &Summary) {
     let h = &s.header;
     let started = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(h.started_unix_ns);
     println!(
-        "recorded {} on {} (kernel {}), {} probes, {:.1} s, {} snapshots",
+        "recorded {} on {} (kernel {}), {} probes, {} profile, {:.1} s, {} snapshots",
         humantime::format_rfc3339_seconds(started),
         h.host,
         h.kernel,
         h.mechanism,
+        h.profile,
         s.seconds,
         s.snapshots
     );

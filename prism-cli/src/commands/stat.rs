@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use prism_kernel::caps::{CapSet, require};
+use prism_probes::profile::Profile;
 use prism_probes::{
     collector::{Collector, CollectorConfig},
     report::IntervalReport,
@@ -32,6 +33,7 @@ pub fn run(args: StatArgs) -> Result<ExitCode> {
         rules,
         namespaces: args.scope.namespaces.clone(),
         vxlan_ports: args.scope.vxlan_ports.clone(),
+        profile: args.scope.profile,
         ..Default::default()
     })?;
     describe(&collector);
@@ -77,13 +79,21 @@ fn describe(c: &Collector) {
         c.rules().to_string()
     };
     eprintln!(
-        "prism stat: {} ({} devices in {} namespaces), high-priority rules: {rules}; Ctrl-C to stop",
+        "prism stat: {}, {} profile ({} devices in {} namespaces), high-priority rules: {rules}; Ctrl-C to stop",
         c.mechanism(),
+        c.profile(),
         c.devices().len(),
         namespaces.len()
     );
     for f in c.fallbacks() {
         eprintln!("prism stat: this kernel lacks a tracepoint: {f}");
+    }
+    if c.profile() != Profile::Full {
+        eprintln!(
+            "prism stat: {} profile: {}",
+            c.profile(),
+            c.profile().describe()
+        );
     }
     if c.devices().is_empty() {
         eprintln!(

@@ -70,6 +70,7 @@ pub fn run(args: TopArgs) -> Result<ExitCode> {
             rules,
             namespaces: args.scope.namespaces,
             vxlan_ports: args.scope.vxlan_ports,
+            profile: args.scope.profile,
             interval: args.interval,
         },
         command_rx,

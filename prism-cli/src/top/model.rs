@@ -287,6 +287,7 @@ pub mod fixtures {
         }
         IntervalReport {
             seconds: 1.0,
+            profile: prism_probes::profile::Profile::Full,
             stages,
             receive_total: vec![
                 TotalRow {

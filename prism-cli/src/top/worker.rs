@@ -39,6 +39,7 @@ pub struct Config {
     pub rules: RuleSet,
     pub namespaces: Vec<String>,
     pub vxlan_ports: Vec<u16>,
+    pub profile: prism_probes::profile::Profile,
     pub interval: Duration,
 }
 
@@ -106,12 +107,13 @@ impl Worker {
             rules: config.rules.clone(),
             namespaces: config.namespaces.clone(),
             vxlan_ports: config.vxlan_ports.clone(),
+            profile: config.profile,
             ..Default::default()
         });
         let collector = match attached {
             Ok(c) => {
                 updates(Update::Attached {
-                    mechanism: c.mechanism_label(),
+                    mechanism: format!("{}, {} profile", c.mechanism_label(), c.profile()),
                     rules: c.rules().clone(),
                 });
                 Some(c)

@@ -59,7 +59,9 @@ pub struct ProbeConfig {
     pub vxlan_ports: [u16; VXLAN_PORTS],
     /// Per-packet events: 0 none, 1 every hit, N one packet in N.
     pub events_sample: u32,
-    pub _pad: u32,
+    /// 1 when GRO entry is not hooked (the always-on profile): receive
+    /// journeys start where the underlay hands the packet to the stack.
+    pub rx_starts_at_rcv: u32,
     /// A gap longer than this ends a journey: the skb address was reused.
     pub stale_ns: u64,
 }
@@ -69,7 +71,7 @@ impl Default for ProbeConfig {
         Self {
             vxlan_ports: [4789, 0, 0, 0],
             events_sample: 0,
-            _pad: 0,
+            rx_starts_at_rcv: 0,
             stale_ns: 1_000_000_000,
         }
     }

@@ -84,6 +84,8 @@ pub const RECEIVE_STARTS: [u8; 2] = [
     point(event::GRO_ENTRY, role::UNDERLAY),
     point(event::NETIF_RX, role::UNDERLAY),
 ];
+/// Where a receive journey begins when GRO entry is not hooked.
+pub const RECEIVE_START_AT_RCV: u8 = point(event::RCV, role::UNDERLAY);
 /// Where a packet leaves its container: a transmit journey begins.
 pub const TRANSMIT_START: u8 = point(event::DEV_QUEUE, role::CONTAINER);
 

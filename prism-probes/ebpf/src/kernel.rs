@@ -28,8 +28,8 @@ static TRACEPOINT_OFFSETS: TracepointOffsets = TracepointOffsets {
 #[unsafe(no_mangle)]
 static PROBE_CONFIG: ProbeConfig = ProbeConfig {
     vxlan_ports: [4789, 0, 0, 0],
-    _pad: 0,
     events_sample: 0,
+    rx_starts_at_rcv: 0,
     stale_ns: 1_000_000_000,
 };
 

@@ -14,8 +14,8 @@ use prism_probes_common::{
     CLASS_PENDING, CLASSES, DEVICE_WAYS, EVENT_FIRST, Event, SkbSlot, SkbState, counter,
     device_slot,
     points::{
-        POINTS, RECEIVE_TOTAL, STAGE_PASS, STAGE_UNMAPPED, event, is_journey_start,
-        is_receive_start, point, role,
+        POINTS, RECEIVE_START_AT_RCV, RECEIVE_TOTAL, STAGE_PASS, STAGE_UNMAPPED, TRANSMIT_START,
+        event, is_journey_start, is_receive_start, point, role,
     },
     skb_slot,
 };
@@ -60,8 +60,20 @@ pub fn device_hit(event: u8, skb: *const u8) {
     let role = device_role(skb);
     if role != role::UNTRACKED {
         let point = point(event, role);
-        track(point, skb, is_journey_start(point));
+        track(point, skb, journey_start(point));
     }
+}
+
+/// Where receive journeys begin with this profile: where GRO entry is not
+/// hooked, at the underlay's hand-off to the stack too.
+#[inline(always)]
+fn receive_start(point: u8) -> bool {
+    is_receive_start(point) || (point == RECEIVE_START_AT_RCV && config().rx_starts_at_rcv != 0)
+}
+
+#[inline(always)]
+fn journey_start(point: u8) -> bool {
+    receive_start(point) || point == TRANSMIT_START
 }
 
 /// A packet reached its socket: only packets on a journey count.
@@ -123,7 +135,7 @@ fn track(point: u8, skb: *const u8, may_start: bool) {
     let key = addr_of(skb);
     match journey(key) {
         Some(state) => track_at(point, skb, key, state, may_start),
-        None if may_start => start(point, skb, key, unsafe { bpf_ktime_get_ns() }),
+        None if may_start => start(point, skb, key),
         None => {}
     }
 }
@@ -149,22 +161,26 @@ fn track_at(point: u8, skb: *const u8, key: u64, state: &mut SkbState, may_start
         };
         count(why);
         if may_start {
-            start(point, skb, key, now);
+            start(point, skb, key);
         } else {
             end(key);
         }
         return;
     }
+    let mut next_ns = now;
     if state.class == CLASS_PENDING {
-        // It left GRO on its own: the journey begins for real.
-        begin(state, skb, key);
+        // It left GRO on its own: the journey begins for real. The next
+        // stage starts after the classification, not with Prism's work.
+        let class = class_of(skb);
+        begin(state, key, class);
+        next_ns = unsafe { bpf_ktime_get_ns() };
     }
     count(counter::HITS);
     record(stage, state.class, delta);
     if state.sampled != 0 {
         emit(now, state, delta, key, stage, point, 0);
     }
-    if is_receive_start(point) {
+    if receive_start(point) {
         // Off the wire into a receive path: its own end-to-end time starts.
         state.rx_start_ns = now;
     }
@@ -180,17 +196,21 @@ fn track_at(point: u8, skb: *const u8, key: u64, state: &mut SkbState, may_start
         end(key);
         return;
     }
-    state.last_ns = now;
+    state.last_ns = next_ns;
     state.last_point = point;
 }
 
 #[inline(always)]
-fn start(point: u8, skb: *const u8, key: u64, first_ns: u64) {
+fn start(point: u8, skb: *const u8, key: u64) {
     let Some(slot) = SKBS.get_ptr_mut(skb_slot(key)) else {
         return;
     };
     let slot = unsafe { &mut *slot };
     note_slot_reuse(slot, key);
+    // Classified before the clock is read: the journey's first stage does
+    // not include Prism's own work.
+    let class = class_of(skb);
+    let first_ns = unsafe { bpf_ktime_get_ns() };
     slot.state = SkbState {
         first_ns,
         last_ns: first_ns,
@@ -198,21 +218,21 @@ fn start(point: u8, skb: *const u8, key: u64, first_ns: u64) {
         class: CLASS_PENDING,
         sampled: 0,
         _pad: [0; 5],
-        rx_start_ns: if is_receive_start(point) { first_ns } else { 0 },
+        rx_start_ns: if receive_start(point) { first_ns } else { 0 },
     };
     slot.skb = key;
-    begin(&mut slot.state, skb, key);
+    begin(&mut slot.state, key, class);
 }
 
-/// Classifies a journey's packet, decides whether it goes to the event
-/// stream, and emits its first event.
+/// Gives a journey its packet's class, decides whether it goes to the
+/// event stream, and emits its first event.
 #[inline(always)]
-fn begin(state: &mut SkbState, skb: *const u8, key: u64) {
+fn begin(state: &mut SkbState, key: u64, class: u8) {
     count(counter::STARTED);
     count(counter::HITS);
     let sample = config().events_sample;
     let sampled = sample == 1 || (sample > 1 && unsafe { bpf_get_prandom_u32() } % sample == 0);
-    state.class = class_of(skb);
+    state.class = class;
     state.sampled = sampled as u8;
     if sampled {
         emit(
