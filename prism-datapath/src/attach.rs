@@ -485,6 +485,32 @@ pub fn remove(paths: &[PathBuf]) -> Result<usize> {
     Ok(detached)
 }
 
+/// The clsact filters among `records` that the kernel still has (a
+/// `tc qdisc del` behind Prism's back takes them away).
+pub fn filters_present(records: &[(PathBuf, Record)]) -> Vec<Record> {
+    let mut namespaces = Namespaces::default();
+    records
+        .iter()
+        .filter_map(|(_, r)| {
+            let Record::Filter {
+                role,
+                netns,
+                ifindex,
+                handle,
+            } = *r
+            else {
+                return None;
+            };
+            let there = namespaces.run(netns, move || {
+                rtnl::run(|nl| async move { nl.filters(ifindex, role.tc_hook()).await })
+            });
+            let found = matches!(there, Ok(Some(Ok(list)))
+                if list.iter().any(|f| f.priority == CLSACT_PRIORITY && f.handle == handle));
+            found.then_some(*r)
+        })
+        .collect()
+}
+
 /// The machine's namespaces, listed once, for records that name theirs.
 #[derive(Default)]
 struct Namespaces(Option<Vec<netns::Namespace>>);

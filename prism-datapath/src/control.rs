@@ -761,7 +761,8 @@ pub struct Attachment {
     /// `receive` (underlay ingress) or `transmit` (host veth ingress).
     pub program: &'static str,
     pub device: String,
-    /// False when the device is gone (the link outlived it).
+    /// False when the device is gone (the link outlived it), or a clsact
+    /// filter was deleted behind Prism's back.
     pub attached: bool,
     /// tcx link or clsact filter.
     pub via: Mechanism,
@@ -845,15 +846,18 @@ fn status_with(per_host: bool) -> Result<Status> {
             Plan::Bridged | Plan::Routed => &h.underlay,
         };
         let records = attach::records(&dir);
+        // A clsact filter is not a pin: ask the kernel whether it is there.
+        let filters = attach::filters_present(&records);
+        let in_place = |r: &attach::Record| r.mechanism() == Mechanism::Tcx || filters.contains(r);
         let rx = records.iter().find_map(|(_, r)| match r.attachment() {
-            Some((Role::Rx, _)) => Some(r.mechanism()),
+            Some((Role::Rx, _)) => Some(r),
             _ => None,
         });
         let mut attachments = vec![Attachment {
             program: "receive",
             device: receive_on.clone(),
-            attached: rx.is_some() && present(None, receive_on),
-            via: rx.unwrap_or(state.attach),
+            attached: rx.is_some_and(&in_place) && present(None, receive_on),
+            via: rx.map_or(state.attach, |r| r.mechanism()),
         }];
         for (_, record) in &records {
             if let Some((Role::Tx, Some(ifindex))) = record.attachment() {
@@ -864,7 +868,7 @@ fn status_with(per_host: bool) -> Result<Status> {
                 attachments.push(Attachment {
                     program: "transmit",
                     device,
-                    attached: present(Some(ifindex), ""),
+                    attached: in_place(record) && present(Some(ifindex), ""),
                     via: record.mechanism(),
                 });
             }
