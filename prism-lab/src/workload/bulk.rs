@@ -134,6 +134,14 @@ pub fn tcp_stream(sink: SocketAddr, bytes_per_s: u64, stop: Stop) -> Result<()> 
         match conn.write(&buf) {
             Ok(_) => {}
             Err(e) if is_timeout(&e) => {}
+            // Stopping: the sink may close its end before this loop sees
+            // the stop.
+            Err(e)
+                if matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset)
+                    && stop.is_stopped() =>
+            {
+                break;
+            }
             Err(e) => return Err(e).context("bulk stream write"),
         }
     }
