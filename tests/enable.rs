@@ -649,7 +649,7 @@ fn watch_follows_containers_as_they_come_and_go() {
 #[test]
 fn other_programs_on_the_hooks_stay_attached_and_are_named() {
     use aya::programs::{LinkOrder, SchedClassifier, TcAttachType, tc::TcAttachOptions};
-    use prism_datapath::capabilities::{hits, load_object};
+    use prism_datapath::capabilities::hits;
     use prism_datapath_common::CapHook;
 
     let _turn = turn();
@@ -658,22 +658,7 @@ fn other_programs_on_the_hooks_stay_attached_and_are_named() {
     let h2 = topo.sides[1].host_ns.clone();
     // Someone else's program on host 2's underlay ingress: it counts what
     // it sees and hands every packet on.
-    let mut theirs = load_object().unwrap();
-    let tc: &mut SchedClassifier = theirs
-        .program_mut("prism_cap_tc")
-        .unwrap()
-        .try_into()
-        .unwrap();
-    tc.load().unwrap();
-    prism_kernel::netns::run_in(Some(&h2), || {
-        tc.attach_with_options(
-            "eth0",
-            TcAttachType::Ingress,
-            TcAttachOptions::TcxOrder(LinkOrder::default()),
-        )
-        .unwrap();
-    })
-    .unwrap();
+    let theirs = their_counter(&h2, TcAttachOptions::TcxOrder(LinkOrder::default()));
     let on_hook = |h2: &str| -> Vec<String> {
         prism_kernel::netns::run_in(Some(h2), || {
             SchedClassifier::query_tcx("eth0", TcAttachType::Ingress)
@@ -697,17 +682,7 @@ fn other_programs_on_the_hooks_stay_attached_and_are_named() {
     // High priority is fast-pathed past it; bulk still reaches it.
     let before = hits(&theirs, CapHook::Tc).unwrap();
     assert_eq!(probe(&topo, Proto::Udp).lost, 0);
-    let bulk = scenario::run(
-        &topo,
-        Background::Tcp,
-        &RunOptions {
-            duration: Duration::from_millis(500),
-            warmup: Duration::from_millis(200),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    assert!(bulk.background.unwrap().bytes > 1_000_000);
+    assert!(short_bulk(&topo) > 1_000_000);
     let after = hits(&theirs, CapHook::Tc).unwrap();
     assert!(
         after > before + 100,
@@ -747,11 +722,8 @@ fn has_clsact(ns: &str, dev: &str) -> bool {
 /// crash mid-enable leaves nothing that `disable` does not remove.
 #[test]
 fn clsact_fallback_fast_paths_coexists_and_leaves_nothing() {
-    use aya::programs::{
-        SchedClassifier, TcAttachType,
-        tc::{NlOptions, TcAttachOptions, qdisc_add_clsact},
-    };
-    use prism_datapath::capabilities::{hits, load_object};
+    use aya::programs::tc::{NlOptions, TcAttachOptions, qdisc_add_clsact};
+    use prism_datapath::capabilities::hits;
     use prism_datapath_common::CapHook;
     use prism_kernel::tc::Hook;
 
@@ -761,23 +733,8 @@ fn clsact_fallback_fast_paths_coexists_and_leaves_nothing() {
     let (h1, h2) = (topo.sides[0].host_ns.clone(), topo.sides[1].host_ns.clone());
     let veth1 = topo.sides[0].host_veth.clone();
     // Someone else's filter under their own clsact on host 2's underlay.
-    let mut theirs = load_object().unwrap();
-    let tc: &mut SchedClassifier = theirs
-        .program_mut("prism_cap_tc")
-        .unwrap()
-        .try_into()
-        .unwrap();
-    tc.load().unwrap();
-    prism_kernel::netns::run_in(Some(&h2), || {
-        qdisc_add_clsact("eth0").unwrap();
-        tc.attach_with_options(
-            "eth0",
-            TcAttachType::Ingress,
-            TcAttachOptions::Netlink(NlOptions::default()),
-        )
-        .unwrap();
-    })
-    .unwrap();
+    prism_kernel::netns::run_in(Some(&h2), || qdisc_add_clsact("eth0").unwrap()).unwrap();
+    let theirs = their_counter(&h2, TcAttachOptions::Netlink(NlOptions::default()));
     // And the helpers of the oldest kernel, as on 5.10.
     let clsact = |c: &mut std::process::Command| {
         c.env("PRISM_TC_ATTACH", "clsact")
@@ -836,17 +793,7 @@ fn clsact_fallback_fast_paths_coexists_and_leaves_nothing() {
             on.sent
         );
     }
-    let bulk = scenario::run(
-        &topo,
-        Background::Tcp,
-        &RunOptions {
-            duration: Duration::from_millis(500),
-            warmup: Duration::from_millis(200),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    assert!(bulk.background.unwrap().bytes > 1_000_000);
+    assert!(short_bulk(&topo) > 1_000_000);
     assert!(hits(&theirs, CapHook::Tc).unwrap() > before + 100);
 
     // A filter deleted behind Prism's back shows as not attached.
@@ -890,4 +837,39 @@ fn clsact_fallback_fast_paths_coexists_and_leaves_nothing() {
         );
         assert_eq!(filters(&h2, "eth0", Hook::Ingress).len(), 1);
     }
+}
+
+/// Someone else's program on `ns`'s underlay ingress, attached with
+/// `options`: it counts what it sees and hands every packet on. Detached
+/// when the returned object drops.
+fn their_counter(ns: &str, options: aya::programs::tc::TcAttachOptions) -> aya::Ebpf {
+    use aya::programs::{SchedClassifier, TcAttachType};
+    let mut theirs = prism_datapath::capabilities::load_object().unwrap();
+    let tc: &mut SchedClassifier = theirs
+        .program_mut("prism_cap_tc")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    tc.load().unwrap();
+    prism_kernel::netns::run_in(Some(ns), || {
+        tc.attach_with_options("eth0", TcAttachType::Ingress, options)
+            .unwrap();
+    })
+    .unwrap();
+    theirs
+}
+
+/// Bytes a half-second TCP bulk run moves.
+fn short_bulk(topo: &Topology) -> u64 {
+    let bulk = scenario::run(
+        topo,
+        Background::Tcp,
+        &RunOptions {
+            duration: Duration::from_millis(500),
+            warmup: Duration::from_millis(200),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    bulk.background.unwrap().bytes
 }

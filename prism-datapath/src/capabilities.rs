@@ -232,24 +232,18 @@ fn udp_frame(payload: &[u8]) -> Vec<u8> {
     f
 }
 
-impl HelperFallbacks for Helpers {
-    fn fallbacks(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.decap_l3 == 0 {
-            out.push(
-                "receive decap without BPF_F_ADJ_ROOM_DECAP_L3 (6.3): inner IPv6 and GSO packets keep the normal path",
-            );
-        }
-        if self.encap_l2_eth == 0 {
-            out.push(
-                "transmit encap without BPF_F_ADJ_ROOM_ENCAP_L2_ETH (5.12): inner checksums in software",
-            );
-        }
-        out
+/// What the datapath does differently with these helpers, in words.
+pub fn helper_fallbacks(h: &Helpers) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if h.decap_l3 == 0 {
+        out.push(
+            "receive decap without BPF_F_ADJ_ROOM_DECAP_L3 (6.3): inner IPv6 and GSO packets keep the normal path",
+        );
     }
-}
-
-/// What the datapath does differently on this kernel, in words.
-pub trait HelperFallbacks {
-    fn fallbacks(&self) -> Vec<&'static str>;
+    if h.encap_l2_eth == 0 {
+        out.push(
+            "transmit encap without BPF_F_ADJ_ROOM_ENCAP_L2_ETH (5.12): inner checksums in software",
+        );
+    }
+    out
 }

@@ -72,12 +72,10 @@ impl Rtnl {
         };
         Ok(messages
             .iter()
+            .map(filter_of)
             // The dump's first message per priority is the classifier itself
             // (handle 0); filters carry a handle.
-            .filter(|m| {
-                u32::from(m.header.handle.major) << 16 | u32::from(m.header.handle.minor) != 0
-            })
-            .map(filter_of)
+            .filter(|f| f.handle != 0)
             .collect())
     }
 

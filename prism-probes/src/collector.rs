@@ -149,10 +149,13 @@ pub fn tracepoint_of(program: &str) -> Option<&'static str> {
         .iter()
         .find(|(_, p, e)| *p == program || *e == program)
         .map(|(t, _, _)| *t)
-        .or(match program {
-            "prism_data_ready_fentry" | "prism_data_ready_kprobe" => Some("sk_data_ready"),
-            "prism_kfree_noreason" => Some("kfree_skb"),
-            _ => None,
+        .or_else(|| {
+            HOOKS.iter().map(|(t, _, _)| *t).find(|t| {
+                [true, false]
+                    .into_iter()
+                    .flat_map(|exists| fallbacks_for(t, exists))
+                    .any(|f| f.program() == Some(program))
+            })
         })
 }
 
@@ -177,6 +180,16 @@ enum Instead {
 }
 
 impl Fallback {
+    /// The program it runs instead, if any.
+    fn program(&self) -> Option<&'static str> {
+        match self.how {
+            Instead::Fentry(name, _) | Instead::Kprobe(name, _) | Instead::Program(name, _) => {
+                Some(name)
+            }
+            Instead::Nothing | Instead::Merge(_) => None,
+        }
+    }
+
     fn attach(&self, ebpf: &mut Ebpf, btf: &Btf) -> Result<()> {
         match self.how {
             Instead::Fentry(name, function) => {

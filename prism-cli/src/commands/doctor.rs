@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, process::ExitCode};
 
 use anyhow::Result;
-use prism_datapath::capabilities::{HelperFallbacks, HookCheck, check_hooks, helpers};
+use prism_datapath::capabilities::{HookCheck, check_hooks, helper_fallbacks, helpers};
 use prism_kernel::{
     btf::{KernelBtf, VMLINUX_BTF},
     caps::{CapSet, Capability, require},
@@ -159,7 +159,7 @@ fn gather(caps: CapSet) -> Report {
         attach,
         hooks: hooks.into_iter().filter(|h| h.hook != "datapath").collect(),
         datapath_hook,
-        datapath_fallbacks: helpers().map(|h| h.fallbacks()).unwrap_or_default(),
+        datapath_fallbacks: helpers().map(|h| helper_fallbacks(&h)).unwrap_or_default(),
         functions,
     }
 }
