@@ -117,7 +117,8 @@ fn a_recording_under_tcp_load_agrees_with_stat_and_converts_to_json_lines() {
     // Both watch the whole workload, so both must count the same packets.
     let (mut rec, banner) = start(&record_args(&path, &lab, &[]));
     assert!(banner.starts_with("prism record: "), "{banner}");
-    let mut stat_args: Vec<String> = ["stat", "--json", "--interval", "1s"]
+    // The profile `record --events all` runs.
+    let mut stat_args: Vec<String> = ["stat", "--json", "--interval", "1s", "--profile", "full"]
         .map(String::from)
         .to_vec();
     stat_args.extend(scope(&lab));

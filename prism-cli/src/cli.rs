@@ -372,19 +372,21 @@ pub struct ProbeScope {
     #[arg(long = "vxlan-port", value_name = "PORT")]
     pub vxlan_ports: Vec<u16>,
 
-    /// How much the profilers hook: full (every stage, every packet) or
-    /// always-on (no hook that fires per wire-sized segment: nic is not
-    /// timed and gro_cell is counted in vxlan; cheaper, see `lab overhead`).
+    /// How much the profilers hook: always-on (the default: every
+    /// high-priority packet timed, low-priority journeys sampled to about
+    /// 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan,
+    /// no softirq/NAPI context; cheap enough to leave on, see `lab
+    /// overhead`) or full (every hook, every packet). `record --events all`
+    /// needs full and is full by default.
     #[arg(
         long,
         value_name = "PROFILE",
-        default_value = "full",
         value_parser = clap::builder::TypedValueParser::map(
-            clap::builder::PossibleValuesParser::new(["full", "always-on"]),
+            clap::builder::PossibleValuesParser::new(["always-on", "full"]),
             |s| s.parse::<prism_probes::profile::Profile>().expect("a listed profile"),
         ),
     )]
-    pub profile: prism_probes::profile::Profile,
+    pub profile: Option<prism_probes::profile::Profile>,
 }
 
 #[derive(Debug, Args)]

@@ -104,6 +104,12 @@ fn port_list(asked: &[u16], model: &Model) -> [u16; VXLAN_PORTS] {
     list
 }
 
+/// A target for the whole host as each CPU's share (0: no sampling).
+fn per_cpu(total: Option<u32>) -> u32 {
+    let cpus = aya::util::nr_cpus().map_or(1, |n| n.max(1)) as u32;
+    total.map_or(0, |t| t.div_ceil(cpus).max(1))
+}
+
 /// VXLAN's IANA port, for hosts with no overlay yet.
 const IANA_VXLAN_PORT: u16 = 4789;
 
@@ -313,6 +319,7 @@ impl Collector {
             vxlan_ports: ports,
             events_sample: config.events.config_value(),
             rx_starts_at_rcv: config.profile.skips("napi_gro_receive_entry") as u32,
+            low_per_cpu_per_sec: per_cpu(config.profile.low_timed_per_sec()),
             ..Default::default()
         };
         let drop_reasons = btf

@@ -6,18 +6,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::stages::{Stage, Unseen};
 
-/// Which hooks the profilers run.
+/// Which hooks the profilers run, and which packets they time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
-    /// Every hook: every stage, both classes, every packet.
-    #[default]
+    /// Every hook: every stage, both classes, every packet, and the
+    /// context (softirq delay, NAPI batches).
     Full,
-    /// Cheap enough to leave on: no hook that fires once per wire-sized
-    /// segment (`napi_gro_receive_entry`), so `nic` is not timed and
-    /// `gro_cell` is counted in `vxlan`; every other stage as in full.
+    /// Cheap enough to leave on: every high-class packet timed, low-class
+    /// journeys sampled (see [`prism_probes_common::sampling`]) with their counts scaled;
+    /// no hook that fires once per wire-sized segment
+    /// (`napi_gro_receive_entry`), so `nic` is not timed and `gro_cell` is
+    /// counted in `vxlan`; no softirq or NAPI context. Every other stage
+    /// as in full.
+    #[default]
     AlwaysOn,
 }
+
+/// The hooks that only give context (why packets wait), not stages.
+const CONTEXT_HOOKS: [&str; 3] = ["softirq_raise", "softirq_entry", "napi_poll"];
+
+/// Low-class journeys the always-on profile times per second: enough for
+/// a second's percentiles, few enough that bulk traffic costs little.
+pub const ALWAYS_ON_LOW_PER_SEC: u32 = 4000;
 
 impl Profile {
     pub const ALL: [Profile; 2] = [Profile::Full, Profile::AlwaysOn];
@@ -31,7 +42,21 @@ impl Profile {
 
     /// Whether this profile leaves `tracepoint` unhooked.
     pub fn skips(self, tracepoint: &str) -> bool {
-        self == Self::AlwaysOn && tracepoint == "napi_gro_receive_entry"
+        self == Self::AlwaysOn
+            && (tracepoint == "napi_gro_receive_entry" || CONTEXT_HOOKS.contains(&tracepoint))
+    }
+
+    /// Whether softirq delay and NAPI batches are measured.
+    pub fn has_context(self) -> bool {
+        self == Self::Full
+    }
+
+    /// How many low-class journeys per second are timed; `None`: all.
+    pub fn low_timed_per_sec(self) -> Option<u32> {
+        match self {
+            Self::Full => None,
+            Self::AlwaysOn => Some(ALWAYS_ON_LOW_PER_SEC),
+        }
     }
 
     /// The points no program sees with this profile.
@@ -53,11 +78,18 @@ impl Profile {
 
     /// What it leaves out, for humans (empty for full).
     pub fn describe(self) -> String {
-        self.unseen()
+        let mut parts: Vec<String> = self
+            .unseen()
             .iter()
-            .map(|u| u.describe())
-            .collect::<Vec<_>>()
-            .join(", ")
+            .map(|u| u.describe().to_string())
+            .collect();
+        if !self.has_context() {
+            parts.push("no softirq or NAPI context".into());
+        }
+        if let Some(n) = self.low_timed_per_sec() {
+            parts.push(format!("low class sampled to about {n} journeys/s"));
+        }
+        parts.join(", ")
     }
 }
 
@@ -83,14 +115,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_only_always_on_skips_gro_entry() {
+    fn names_round_trip_and_only_always_on_skips_hooks_and_samples() {
         for p in Profile::ALL {
             assert_eq!(p.name().parse::<Profile>(), Ok(p));
         }
         assert!("lean".parse::<Profile>().is_err());
         assert!(Profile::AlwaysOn.skips("napi_gro_receive_entry"));
+        assert!(Profile::AlwaysOn.skips("napi_poll"));
         assert!(!Profile::AlwaysOn.skips("netif_receive_skb"));
+        assert!(!Profile::AlwaysOn.skips("kfree_skb"), "drops end journeys");
+        assert!(Profile::ALL.iter().all(|p| !p.skips("consume_skb")));
         assert!(!Profile::Full.skips("napi_gro_receive_entry"));
+        assert_eq!(Profile::Full.low_timed_per_sec(), None);
+        assert_eq!(Profile::default(), Profile::AlwaysOn);
         assert!(Profile::Full.describe().is_empty());
         let same: Vec<Stage> = Stage::ALL
             .into_iter()

@@ -30,6 +30,9 @@ pub struct IntervalReport {
     pub napi: Vec<NapiRow>,
     pub drops: Vec<DropRow>,
     pub counters: Counters,
+    /// Low-class journeys were timed one in this many (absent: none began);
+    /// above 1, the low class's counts are estimates, scaled.
+    pub low_sampled_one_in: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -174,8 +177,15 @@ impl IntervalReport {
             softirq,
             napi,
             drops,
+            low_sampled_one_in: d.counters.low_sampled_one_in(),
             counters: d.counters,
         }
+    }
+
+    /// "low class timed 1 in N, counts scaled" when it was sampled.
+    pub fn sampling_note(&self) -> Option<String> {
+        let n = self.low_sampled_one_in.filter(|n| *n > 1.05)?;
+        Some(format!("low class timed 1 in {n:.0}, its counts scaled"))
     }
 
     /// Whole receive journeys of one class (empty if none finished).

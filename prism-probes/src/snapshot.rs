@@ -46,6 +46,11 @@ impl Class {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters(pub [u64; counter::COUNT as usize]);
 
+/// One in how many of `journeys` low-class journeys were `timed`.
+pub fn low_sampled_one_in(journeys: u64, timed: u64) -> Option<f64> {
+    (journeys > 0).then(|| journeys as f64 / timed.max(1) as f64)
+}
+
 /// Counter names, by index, as JSON and tables show them.
 pub const COUNTER_NAMES: [&str; counter::COUNT as usize] = [
     "hits",
@@ -62,11 +67,22 @@ pub const COUNTER_NAMES: [&str; counter::COUNT as usize] = [
     "evicted",
     "delivered_bytes_low",
     "delivered_bytes_high",
+    "low_journeys",
+    "low_timed",
 ];
 
 impl Counters {
     pub fn get(&self, index: u32) -> u64 {
         self.0[index as usize]
+    }
+
+    /// One low-class journey in how many was timed (1.0: every one), or
+    /// `None` if none began.
+    pub fn low_sampled_one_in(&self) -> Option<f64> {
+        low_sampled_one_in(
+            self.get(counter::LOW_JOURNEYS),
+            self.get(counter::LOW_TIMED),
+        )
     }
 
     pub fn since(&self, earlier: &Counters) -> Counters {

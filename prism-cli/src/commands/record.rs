@@ -6,10 +6,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use prism_kernel::caps::{CapSet, require};
-use prism_probes::collector::{Collector, CollectorConfig};
+use prism_probes::{
+    collector::{Collector, CollectorConfig, EventSampling},
+    profile::Profile,
+};
 use prism_trace::recorder::{Recorder, RecordingInfo};
 
 use super::stat::parse_rules;
@@ -19,8 +22,23 @@ use crate::{cli::RecordArgs, signals};
 /// often enough that the 4 MiB ring rarely fills.
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
 
+/// The profile a recording runs: every packet's events need every packet
+/// timed, so `--events all` means full unless another profile was asked
+/// for, which is an error; otherwise the default.
+fn profile_for(asked: Option<Profile>, events: EventSampling) -> Result<Profile> {
+    match (asked, events) {
+        (None, EventSampling::All) => Ok(Profile::Full),
+        (Some(p), EventSampling::All) if p != Profile::Full => bail!(
+            "--events all records every packet, and the {p} profile times only a sample of the low class; \
+             use --profile full, or --events sample:N or none"
+        ),
+        (asked, _) => Ok(asked.unwrap_or_default()),
+    }
+}
+
 pub fn run(args: RecordArgs) -> Result<ExitCode> {
     let rules = parse_rules(args.rules.texts())?;
+    let profile = profile_for(args.scope.profile, args.events)?;
     check_output(&args.output)?;
     require(
         CapSet::current().can_trace(),
@@ -33,7 +51,7 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
         namespaces: args.scope.namespaces.clone(),
         events: args.events,
         vxlan_ports: args.scope.vxlan_ports.clone(),
-        profile: args.scope.profile,
+        profile,
     })?;
     let info = RecordingInfo {
         command: std::env::args().collect(),
@@ -43,13 +61,14 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
     };
     let mut recorder = Recorder::create(&args.output, &collector, info)?;
     eprintln!(
-        "prism record: {} to {} ({}, rules: {}); Ctrl-C to stop",
+        "prism record: {} to {} ({}, {} profile, rules: {}); Ctrl-C to stop",
         match args.duration {
             Some(d) => humantime::format_duration(d).to_string(),
             None => "until Ctrl-C".into(),
         },
         args.output.display(),
         collector.mechanism_label(),
+        collector.profile(),
         if collector.rules().is_empty() {
             "none".to_string()
         } else {
@@ -121,4 +140,28 @@ fn datapath_status() -> serde_json::Value {
         .context("read the datapath's status")
         .and_then(|s| Ok(serde_json::to_value(s)?))
         .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_needs_the_full_profile() {
+        let all = EventSampling::All;
+        assert_eq!(profile_for(None, all).unwrap(), Profile::Full);
+        assert_eq!(
+            profile_for(Some(Profile::Full), all).unwrap(),
+            Profile::Full
+        );
+        let e = profile_for(Some(Profile::AlwaysOn), all).unwrap_err();
+        assert!(e.to_string().contains("--profile full"), "{e}");
+        for events in [EventSampling::Off, EventSampling::OneIn(10)] {
+            assert_eq!(profile_for(None, events).unwrap(), Profile::AlwaysOn);
+            assert_eq!(
+                profile_for(Some(Profile::Full), events).unwrap(),
+                Profile::Full
+            );
+        }
+    }
 }

@@ -162,6 +162,10 @@ fn print_summary(s: &Summary) {
         c("dropped"),
         c("gro_merged")
     );
+    let one_in = prism_probes::snapshot::low_sampled_one_in(c("low_journeys"), c("low_timed"));
+    if let Some(n) = one_in.filter(|n| *n > 1.05) {
+        println!("low class: 1 journey in {n:.0} timed, its counts scaled");
+    }
     for d in &s.drops {
         println!("drop: {} x{} at {}", d.reason, d.count, d.location);
     }

@@ -33,7 +33,7 @@ pub fn run(args: StatArgs) -> Result<ExitCode> {
         rules,
         namespaces: args.scope.namespaces.clone(),
         vxlan_ports: args.scope.vxlan_ports.clone(),
-        profile: args.scope.profile,
+        profile: args.scope.profile.unwrap_or_default(),
         ..Default::default()
     })?;
     describe(&collector);
@@ -124,6 +124,9 @@ fn print_json_line(n: u64, c: &Collector, report: &IntervalReport) -> Result<()>
 
 fn print_tables(n: u64, c: &Collector, r: &IntervalReport) {
     println!("\n== interval {n} ({:.2} s, {})", r.seconds, c.mechanism());
+    if let Some(note) = r.sampling_note() {
+        println!("{note}");
+    }
     for direction in [Direction::Rx, Direction::Tx] {
         let title = format!("{} (µs)", direction.name().to_uppercase());
         let mut t = Table::new(&[

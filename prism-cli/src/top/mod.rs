@@ -70,7 +70,7 @@ pub fn run(args: TopArgs) -> Result<ExitCode> {
             rules,
             namespaces: args.scope.namespaces,
             vxlan_ports: args.scope.vxlan_ports,
-            profile: args.scope.profile,
+            profile: args.scope.profile.unwrap_or_default(),
             interval: args.interval,
         },
         command_rx,

@@ -342,6 +342,7 @@ pub mod fixtures {
                 count: 12,
             }],
             counters: Counters::default(),
+            low_sampled_one_in: None,
         }
     }
 

@@ -73,12 +73,20 @@ impl Hist {
     /// Records one value (kernel side: on a per-CPU slot, so no atomics).
     #[inline(always)]
     pub fn record(&mut self, v: u64) {
-        self.count += 1;
-        self.sum_ns += v;
+        self.record_weighted(v, 1)
+    }
+
+    /// Records a value that stands for `weight` values (a sample 1 in
+    /// `weight`): counts and sums scale, so totals and percentiles stay
+    /// estimates of every packet.
+    #[inline(always)]
+    pub fn record_weighted(&mut self, v: u64, weight: u64) {
+        self.count += weight;
+        self.sum_ns += v * weight;
         if v > self.max_ns {
             self.max_ns = v;
         }
-        self.buckets[bucket_of(v) & (BUCKETS - 1)] += 1;
+        self.buckets[bucket_of(v) & (BUCKETS - 1)] += weight;
     }
 }
 
@@ -117,5 +125,8 @@ mod tests {
         }
         assert_eq!((h.count, h.sum_ns, h.max_ns), (3, 60, 30));
         assert_eq!(h.buckets.iter().sum::<u64>(), 3);
+        h.record_weighted(40, 8);
+        assert_eq!((h.count, h.sum_ns, h.max_ns), (11, 380, 40));
+        assert_eq!(h.buckets[bucket_of(40)], 8);
     }
 }

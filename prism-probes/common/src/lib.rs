@@ -6,6 +6,7 @@
 
 pub mod hist;
 pub mod points;
+pub mod sampling;
 
 pub use hist::Hist;
 
@@ -62,6 +63,10 @@ pub struct ProbeConfig {
     /// 1 when GRO entry is not hooked (the always-on profile): receive
     /// journeys start where the underlay hands the packet to the stack.
     pub rx_starts_at_rcv: u32,
+    /// Low-class journeys each CPU times per second (see [`sampling`]);
+    /// 0: every one.
+    pub low_per_cpu_per_sec: u32,
+    pub _pad: u32,
     /// A gap longer than this ends a journey: the skb address was reused.
     pub stale_ns: u64,
 }
@@ -72,6 +77,8 @@ impl Default for ProbeConfig {
             vxlan_ports: [4789, 0, 0, 0],
             events_sample: 0,
             rx_starts_at_rcv: 0,
+            low_per_cpu_per_sec: 0,
+            _pad: 0,
             stale_ns: 1_000_000_000,
         }
     }
@@ -154,7 +161,10 @@ pub struct SkbState {
     pub class: u8,
     /// This journey's packets go to the event stream.
     pub sampled: u8,
-    pub _pad: [u8; 5],
+    pub _pad: u8,
+    /// How many journeys this one stands for: 1, or N for a low-class
+    /// journey sampled 1 in N (its histogram counts are scaled by N).
+    pub weight: u32,
     /// When the packet entered the receive path (underlay GRO); 0 if it
     /// has not. A journey that began on transmit in the same kernel (the
     /// lab's veth wire) goes on into receive with this reset.
@@ -166,6 +176,9 @@ pub const CLASS_HIGH: u8 = 1;
 /// A packet that entered GRO and is not classified yet: GRO may still merge
 /// it into another, and then it was never worth classifying.
 pub const CLASS_PENDING: u8 = 0xff;
+/// A low-class journey left out by sampling (see [`sampling`]): its slot
+/// only remembers that, so the packet's later hits cost a lookup.
+pub const CLASS_UNSAMPLED: u8 = 0xfe;
 pub const CLASSES: usize = 2;
 
 /// One stage boundary crossed by one packet (the `EVENTS` ring buffer).
@@ -249,7 +262,14 @@ pub mod counter {
     pub const DELIVERED_BYTES: u32 = 12;
     /// Bytes of high-class packets queued on their socket.
     pub const DELIVERED_BYTES_HIGH: u32 = 13;
-    pub const COUNT: u32 = 14;
+    /// Low-class journeys begun, timed or left out by sampling: the rate
+    /// the sampling adapts to. (The counts above are of timed journeys,
+    /// each scaled by its weight.)
+    pub const LOW_JOURNEYS: u32 = 14;
+    /// Low-class journeys timed (unscaled): `LOW_JOURNEYS / LOW_TIMED` is
+    /// the N they were sampled at.
+    pub const LOW_TIMED: u32 = 15;
+    pub const COUNT: u32 = 16;
 }
 
 /// Names of the globals the loader sets.

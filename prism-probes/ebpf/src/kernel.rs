@@ -30,6 +30,8 @@ static PROBE_CONFIG: ProbeConfig = ProbeConfig {
     vxlan_ports: [4789, 0, 0, 0],
     events_sample: 0,
     rx_starts_at_rcv: 0,
+    low_per_cpu_per_sec: 0,
+    _pad: 0,
     stale_ns: 1_000_000_000,
 };
 

@@ -7,6 +7,7 @@ use aya_ebpf::{
 use prism_probes_common::{
     DEVICE_SLOTS, DeviceKey, DeviceSlot, DropKey, Hist, NapiStats, SKB_SLOTS, SkbSlot, counter,
     points::{MAX_STAGES, STAGE_TABLE_SIZE},
+    sampling::LowRate,
 };
 
 /// Devices on the overlay path and their roles, from userspace, by
@@ -21,6 +22,11 @@ pub static STAGES: Array<u8> = Array::with_max_entries(STAGE_TABLE_SIZE, 0);
 /// Packets on their journeys (see [`prism_probes_common::SkbSlot`]).
 #[map]
 pub static SKBS: Array<SkbSlot> = Array::with_max_entries(SKB_SLOTS, 0);
+
+/// Each CPU's low-class journey rate and sampling (see
+/// [`prism_probes_common::sampling`]).
+#[map]
+pub static LOW_RATE: PerCpuArray<LowRate> = PerCpuArray::with_max_entries(1, 0);
 
 /// Stage latency histograms, slot `stage * CLASSES + class`.
 #[map]

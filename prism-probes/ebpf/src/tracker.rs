@@ -11,8 +11,8 @@
 
 use aya_ebpf::helpers::{bpf_get_prandom_u32, bpf_get_smp_processor_id, bpf_ktime_get_ns};
 use prism_probes_common::{
-    CLASS_PENDING, CLASSES, DEVICE_WAYS, EVENT_FIRST, Event, SkbSlot, SkbState, counter,
-    device_slot,
+    CLASS_LOW, CLASS_PENDING, CLASS_UNSAMPLED, CLASSES, DEVICE_WAYS, EVENT_FIRST, Event, SkbSlot,
+    SkbState, counter, device_slot,
     points::{
         POINTS, RECEIVE_START_AT_RCV, RECEIVE_TOTAL, STAGE_PASS, STAGE_UNMAPPED, TRANSMIT_START,
         event, is_journey_start, is_receive_start, point, role,
@@ -23,7 +23,7 @@ use prism_probes_common::{
 use crate::{
     classify::class_of,
     kernel::{addr_of, config, field, offsets},
-    maps::{DEVICE_TABLE, EVENTS, HISTS, SKBS, SOCK_PENDING, STAGES, add, count},
+    maps::{DEVICE_TABLE, EVENTS, HISTS, LOW_RATE, SKBS, SOCK_PENDING, STAGES, add, count},
 };
 
 const READ_POINT: u8 = point(event::READ, role::SOCKET);
@@ -109,7 +109,8 @@ pub fn gro_entered(skb: *const u8) {
             last_point: point,
             class: CLASS_PENDING,
             sampled: 0,
-            _pad: [0; 5],
+            _pad: 0,
+            weight: 1,
             rx_start_ns: now,
         };
         slot.skb = key;
@@ -125,7 +126,7 @@ fn note_slot_reuse(slot: &SkbSlot, key: u64) {
     }
     if slot.state.class == CLASS_PENDING {
         count(counter::GRO_MERGED);
-    } else if slot.skb != key {
+    } else if slot.skb != key && slot.state.class != CLASS_UNSAMPLED {
         count(counter::EVICTED);
     }
 }
@@ -143,10 +144,23 @@ fn track(point: u8, skb: *const u8, may_start: bool) {
 /// A packet on a journey (or waiting in GRO) reached `point`.
 #[inline(always)]
 fn track_at(point: u8, skb: *const u8, key: u64, state: &mut SkbState, may_start: bool) {
+    if state.class == CLASS_UNSAMPLED && !may_start {
+        // Sampled out: the cheapest way through, for most bulk packets.
+        return;
+    }
     let now = unsafe { bpf_ktime_get_ns() };
     let delta = now.wrapping_sub(state.last_ns);
     let stage = stage_between(state.last_point, point);
     if stage == STAGE_PASS {
+        return;
+    }
+    if state.class == CLASS_UNSAMPLED {
+        // At a journey start: the same packet at its second start (a
+        // backlog before its receive), or a new packet at a freed one's
+        // address, which must get its own class and draw.
+        if stage == STAGE_UNMAPPED || delta > config().stale_ns {
+            start(point, skb, key);
+        }
         return;
     }
     if stage == STAGE_UNMAPPED || delta > config().stale_ns {
@@ -172,11 +186,13 @@ fn track_at(point: u8, skb: *const u8, key: u64, state: &mut SkbState, may_start
         // It left GRO on its own: the journey begins for real. The next
         // stage starts after the classification, not with Prism's work.
         let class = class_of(skb);
-        begin(state, key, class);
+        if !begin(state, key, class) {
+            return;
+        }
         next_ns = unsafe { bpf_ktime_get_ns() };
     }
     count(counter::HITS);
-    record(stage, state.class, delta);
+    record(stage, state, delta);
     if state.sampled != 0 {
         emit(now, state, delta, key, stage, point, 0);
     }
@@ -186,12 +202,12 @@ fn track_at(point: u8, skb: *const u8, key: u64, state: &mut SkbState, may_start
     }
     if point == READ_POINT {
         // The journey is complete; the skb may be freed untraced.
-        count(counter::COMPLETED);
+        add(counter::COMPLETED, state.weight as u64);
         // Unlocked slots: another CPU may have just restarted this one
         // with a later time. A total past the stale limit is no journey.
         let total = now.wrapping_sub(state.rx_start_ns);
         if state.rx_start_ns != 0 && total <= config().stale_ns {
-            record(RECEIVE_TOTAL, state.class, total);
+            record(RECEIVE_TOTAL, state, total);
         }
         end(key);
         return;
@@ -217,18 +233,32 @@ fn start(point: u8, skb: *const u8, key: u64) {
         last_point: point,
         class: CLASS_PENDING,
         sampled: 0,
-        _pad: [0; 5],
+        _pad: 0,
+        weight: 1,
         rx_start_ns: if receive_start(point) { first_ns } else { 0 },
     };
     slot.skb = key;
     begin(&mut slot.state, key, class);
 }
 
-/// Gives a journey its packet's class, decides whether it goes to the
-/// event stream, and emits its first event.
+/// Gives a journey its packet's class, draws whether a low-class one is
+/// timed (false: it is left out) and whether it goes to the event stream,
+/// and emits its first event.
 #[inline(always)]
-fn begin(state: &mut SkbState, key: u64, class: u8) {
-    count(counter::STARTED);
+fn begin(state: &mut SkbState, key: u64, class: u8) -> bool {
+    let mut weight = 1;
+    if class == CLASS_LOW {
+        count(counter::LOW_JOURNEYS);
+        weight = low_sample_every(state.first_ns);
+        if weight > 1 && unsafe { bpf_get_prandom_u32() } % weight != 0 {
+            state.class = CLASS_UNSAMPLED;
+            state.sampled = 0;
+            return false;
+        }
+        count(counter::LOW_TIMED);
+    }
+    state.weight = weight;
+    add(counter::STARTED, weight as u64);
     count(counter::HITS);
     let sample = config().events_sample;
     let sampled = sample == 1 || (sample > 1 && unsafe { bpf_get_prandom_u32() } % sample == 0);
@@ -244,6 +274,21 @@ fn begin(state: &mut SkbState, key: u64, class: u8) {
             state.last_point,
             EVENT_FIRST,
         );
+    }
+    true
+}
+
+/// N of "low-class journeys timed 1 in N" on this CPU, for a journey
+/// that begins at `now_ns`.
+#[inline(always)]
+fn low_sample_every(now_ns: u64) -> u32 {
+    let target = config().low_per_cpu_per_sec;
+    if target == 0 {
+        return 1;
+    }
+    match LOW_RATE.get_ptr_mut(0) {
+        Some(rate) => unsafe { (*rate).begin(now_ns, target) },
+        None => 1,
     }
 }
 
@@ -275,10 +320,13 @@ pub fn queued_on_socket(sk: u64, skb: *const u8) {
     let Some(state) = journey(key) else {
         return;
     };
+    if state.class == CLASS_UNSAMPLED {
+        return;
+    }
     let len: u32 = field(skb, offsets().skb_len);
     add(
         counter::DELIVERED_BYTES + (state.class & 1) as u32,
-        len as u64,
+        len as u64 * state.weight as u64,
     );
     if unsafe { SOCK_PENDING.get(&sk) }.is_none() {
         let _ = SOCK_PENDING.insert(&sk, &key, 0);
@@ -312,10 +360,10 @@ fn stage_between(from: u8, to: u8) -> u8 {
 }
 
 #[inline(always)]
-fn record(stage: u8, class: u8, delta: u64) {
-    let slot = stage as u32 * CLASSES as u32 + (class & 1) as u32;
+fn record(stage: u8, state: &SkbState, delta: u64) {
+    let slot = stage as u32 * CLASSES as u32 + (state.class & 1) as u32;
     if let Some(h) = HISTS.get_ptr_mut(slot) {
-        unsafe { (*h).record(delta) }
+        unsafe { (*h).record_weighted(delta, state.weight as u64) }
     }
 }
 
@@ -354,6 +402,10 @@ pub fn forget(skb: *const u8, dropped: bool) {
     if slot.skb != key {
         return;
     }
+    if slot.state.class == CLASS_UNSAMPLED {
+        slot.skb = 0;
+        return;
+    }
     if !dropped && slot.state.last_point == point(event::DATA_READY, role::SOCKET) {
         let sk = addr_of(field::<*const u8>(skb, offsets().skb_sk));
         if unsafe { SOCK_PENDING.get(&sk) }.copied() == Some(key) {
@@ -363,9 +415,10 @@ pub fn forget(skb: *const u8, dropped: bool) {
         return;
     }
     slot.skb = 0;
-    count(if dropped {
+    let ended = if dropped {
         counter::DROPPED
     } else {
         counter::CONSUMED
-    });
+    };
+    add(ended, slot.state.weight as u64);
 }

@@ -30,12 +30,26 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model) {
             " · {} · {} · {} · ",
             model.host, model.kernel, model.mechanism
         )),
+    ];
+    if let Some(n) = model
+        .latest
+        .as_ref()
+        .and_then(|l| l.interval.low_sampled_one_in)
+        .filter(|n| *n > 1.05)
+    {
+        // The low class's numbers are estimates: say so where they show.
+        first.push(Span::styled(
+            format!("low 1 in {n:.0} · "),
+            Style::default().fg(Color::Yellow),
+        ));
+    }
+    first.extend([
         datapath,
         Span::raw(format!(
             " · {rules} · {}",
             humantime::format_duration(app.interval)
         )),
-    ];
+    ]);
     if app.paused {
         first.push(Span::styled(" PAUSED", bold.fg(Color::Red)));
     }
