@@ -1011,7 +1011,7 @@ _prism() {
                     return 0
                     ;;
                 --profile)
-                    COMPREPLY=($(compgen -W "full always-on" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "always-on full" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1197,7 +1197,7 @@ _prism() {
                     return 0
                     ;;
                 --profile)
-                    COMPREPLY=($(compgen -W "full always-on" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "always-on full" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1245,7 +1245,7 @@ _prism() {
                     return 0
                     ;;
                 --profile)
-                    COMPREPLY=($(compgen -W "full always-on" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "always-on full" -- "${cur}"))
                     return 0
                     ;;
                 *)

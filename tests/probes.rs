@@ -224,6 +224,47 @@ fn every_stage_of_docker_flannel_and_calico_overlays_counts_every_packet() {
     every_packet_is_counted_on("ca", &["--overlay", "calico", "--router"], Profile::Full);
 }
 
+/// Under bulk TCP the always-on profile times a sample of the low class,
+/// scaled so that its counts still estimate every journey, and every
+/// high-class packet.
+#[test]
+fn always_on_samples_the_low_class_under_bulk_and_times_every_high_packet() {
+    use prism_probes_common::counter;
+    let lab = Lab::up("smp");
+    let topo = topology(&lab);
+    let c = collector_with(&lab, EventSampling::Off, Profile::AlwaysOn);
+    let before = c.snapshot().unwrap();
+    let run = scenario::run(&topo, Background::Tcp, &options(3000, 500)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let d = c.snapshot().unwrap().since(&before);
+    let k = &d.counters;
+    let (low, timed) = (k.get(counter::LOW_JOURNEYS), k.get(counter::LOW_TIMED));
+    eprintln!("low class: {timed} of {low} journeys timed; prober {run:?}");
+    assert!(
+        low > 4 * timed && timed > 1000,
+        "low class: {timed} of {low} journeys timed"
+    );
+    // Scaled by their weights, the timed journeys stand for all of them
+    // (the rest of `journeys` is the high class: a few per exchange).
+    let estimate = k.get(counter::STARTED) as f64;
+    let high_at_most = (8 * run.sent) as f64;
+    assert!(
+        estimate >= 0.9 * low as f64 && estimate <= 1.1 * low as f64 + high_at_most,
+        "scaled journeys {estimate}, low journeys begun {low}"
+    );
+    // The high class is never sampled: every exchange crosses the receive
+    // path twice, request and reply.
+    let expected = 2 * run.sent;
+    let seen = d.stage(Stage::Vxlan, Class::High).count;
+    let off = (seen as f64 - expected as f64).abs() / expected as f64;
+    assert!(
+        off <= 0.05,
+        "high packets at vxlan: {seen}, prober exchanges: {} (lost {})",
+        run.sent,
+        run.lost
+    );
+}
+
 #[test]
 fn high_class_stage_medians_grow_under_load() {
     let lab = Lab::up("load");

@@ -576,10 +576,10 @@ mostly CPU scheduling.")]
 
 Runs the tcp scenario (with the prober) in alternating rounds with nothing
 attached, with an empty program on every tracepoint the profilers hook,
-and with the profilers (all of prism stat's programs, prober marked high),
-and reports the median throughput ratios to nothing attached. Then, with
+and with the profilers in each profile (always-on and full, prober marked
+high), and reports the median throughput ratios to nothing attached. Then, with
 the kernel's BPF run-time statistics on (BPF_ENABLE_STATS), one run of the
-empty programs and one of the profilers give each hook's runs per second
+empty programs and one of each profile give each hook's runs per second
 and ns per run side by side: Prism's own cost is Prism minus empty.")]
     Overhead(OverheadArgs),
 

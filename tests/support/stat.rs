@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{bpf_program_ids, prism, programs_outlive};
 
-/// Starts `prism stat --json --high RULE` on `namespaces` (all when empty)
+/// Starts `prism stat --json --profile full --high RULE` on `namespaces` (all when empty)
 /// and waits until it is attached.
 pub fn start(namespaces: &[String], rule: &str) -> (Child, BufReader<ChildStdout>) {
     let (child, stdout, _) = start_with(namespaces, rule, &[]);
@@ -27,7 +27,17 @@ pub fn start_with(
     rule: &str,
     env: &[(&str, &str)],
 ) -> (Child, BufReader<ChildStdout>, String) {
-    let mut args = vec!["stat", "--json", "--interval", "500ms", "--high", rule];
+    // The full profile: these tests count every packet of both classes.
+    let mut args = vec![
+        "stat",
+        "--json",
+        "--interval",
+        "500ms",
+        "--profile",
+        "full",
+        "--high",
+        rule,
+    ];
     for ns in namespaces {
         args.extend(["--netns", ns.as_str()]);
     }

@@ -53,7 +53,7 @@ pub fn next_every(every: u32, journeys: u32, elapsed_ns: u64, target_per_sec: u3
     }
     let rate = journeys as u64 * 1_000_000_000 / elapsed_ns;
     let target = target_per_sec as u64;
-    let needed = (rate + target - 1) / target;
+    let needed = rate.div_ceil(target);
     let needed = if needed > MAX_EVERY as u64 {
         MAX_EVERY
     } else if needed < 1 {

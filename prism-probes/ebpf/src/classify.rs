@@ -6,7 +6,7 @@ use prism_probes_common::{CLASS_HIGH, CLASS_LOW, counter};
 use prism_rules::FlowKey;
 
 use crate::{
-    kernel::{config, offsets, read},
+    kernel::{config, field, offsets, read},
     maps::{RULE_FLOW, count, rule_flow_is_high},
 };
 
@@ -49,17 +49,17 @@ pub fn class_of(skb: *const u8) -> u8 {
 }
 
 /// Fills `flow` with the packet's inner flow: through VXLAN when the outer
-/// packet is UDP to the VXLAN port. `skb` may be an address kept in a map
-/// (a journey that starts after GRO), so this reads with probe helpers.
+/// packet is UDP to the VXLAN port. `skb` is the hook's BTF-typed pointer,
+/// so its fields are plain loads; the packet bytes it points to are not
+/// typed, and are copied with helpers.
 #[inline(always)]
 fn parse_flow(skb: *const u8, flow: &mut FlowKey) -> bool {
     let off = offsets();
-    let (Some(head), Some(mac)) = (
-        read::<*const u8>(skb, off.skb_head),
-        read::<u16>(skb, off.skb_mac_header),
-    ) else {
+    let head: *const u8 = field(skb, off.skb_head);
+    let mac: u16 = field(skb, off.skb_mac_header);
+    if head.is_null() {
         return false;
-    };
+    }
     if mac == 0xffff {
         return false;
     }
