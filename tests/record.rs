@@ -66,6 +66,9 @@ fn record_args(path: &Path, lab: &Lab, extra: &[&str]) -> Vec<String> {
         path.display().to_string(),
         "--interval".into(),
         "500ms".into(),
+        // Every stage of both classes, whichever events are asked for.
+        "--profile".into(),
+        "full".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     args.extend(scope(lab));
