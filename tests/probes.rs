@@ -61,13 +61,21 @@ fn stat_sees_every_receive_stage_of_both_classes_under_tcp_load() {
             );
         }
     }
-    // Each exchange crosses the receive path twice: request and reply.
+    high_packets_match_the_exchanges(
+        sums[&("rx".into(), "nic".into(), "high".into())],
+        "nic",
+        &run,
+    );
+}
+
+/// `seen` high-class packets at `stage` are within 5 % of the prober's:
+/// each exchange crosses the receive path twice, request and reply.
+fn high_packets_match_the_exchanges(seen: u64, stage: &str, run: &scenario::ScenarioReport) {
     let expected = 2 * run.sent;
-    let seen = sums[&("rx".into(), "nic".into(), "high".into())];
     let off = (seen as f64 - expected as f64).abs() / expected as f64;
     assert!(
         off <= 0.05,
-        "high packets at nic: {seen}, prober exchanges: {} (lost {})",
+        "high packets at {stage}: {seen}, prober exchanges: {} (lost {})",
         run.sent,
         run.lost
     );
@@ -252,17 +260,8 @@ fn always_on_samples_the_low_class_under_bulk_and_times_every_high_packet() {
         estimate >= 0.9 * low as f64 && estimate <= 1.1 * low as f64 + high_at_most,
         "scaled journeys {estimate}, low journeys begun {low}"
     );
-    // The high class is never sampled: every exchange crosses the receive
-    // path twice, request and reply.
-    let expected = 2 * run.sent;
-    let seen = d.stage(Stage::Vxlan, Class::High).count;
-    let off = (seen as f64 - expected as f64).abs() / expected as f64;
-    assert!(
-        off <= 0.05,
-        "high packets at vxlan: {seen}, prober exchanges: {} (lost {})",
-        run.sent,
-        run.lost
-    );
+    // The high class is never sampled.
+    high_packets_match_the_exchanges(d.stage(Stage::Vxlan, Class::High).count, "vxlan", &run);
 }
 
 #[test]

@@ -42,8 +42,8 @@ impl Profile {
 
     /// Whether this profile leaves `tracepoint` unhooked.
     pub fn skips(self, tracepoint: &str) -> bool {
-        self == Self::AlwaysOn
-            && (tracepoint == "napi_gro_receive_entry" || CONTEXT_HOOKS.contains(&tracepoint))
+        (self == Self::AlwaysOn && tracepoint == "napi_gro_receive_entry")
+            || (!self.has_context() && CONTEXT_HOOKS.contains(&tracepoint))
     }
 
     /// Whether softirq delay and NAPI batches are measured.

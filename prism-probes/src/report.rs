@@ -182,10 +182,9 @@ impl IntervalReport {
         }
     }
 
-    /// "low class timed 1 in N, counts scaled" when it was sampled.
+    /// "low class timed 1 in N, its counts scaled" when it was sampled.
     pub fn sampling_note(&self) -> Option<String> {
-        let n = self.low_sampled_one_in.filter(|n| *n > 1.05)?;
-        Some(format!("low class timed 1 in {n:.0}, its counts scaled"))
+        crate::snapshot::sampling_note(self.low_sampled_one_in)
     }
 
     /// Whole receive journeys of one class (empty if none finished).

@@ -51,6 +51,18 @@ pub fn low_sampled_one_in(journeys: u64, timed: u64) -> Option<f64> {
     (journeys > 0).then(|| journeys as f64 / timed.max(1) as f64)
 }
 
+/// N when the low class was sampled 1 in N: above 1, with a margin for
+/// journeys begun in one reading and timed in the next.
+pub fn low_sampled(one_in: Option<f64>) -> Option<f64> {
+    one_in.filter(|n| *n > 1.05)
+}
+
+/// "low class timed 1 in N, its counts scaled", when it was sampled.
+pub fn sampling_note(one_in: Option<f64>) -> Option<String> {
+    let n = low_sampled(one_in)?;
+    Some(format!("low class timed 1 in {n:.0}, its counts scaled"))
+}
+
 /// Counter names, by index, as JSON and tables show them.
 pub const COUNTER_NAMES: [&str; counter::COUNT as usize] = [
     "hits",

@@ -149,7 +149,7 @@ def main():
         # gro_cell in vxlan: those two are absent (and route: the lab has
         # no routed hop), every other stage exact.
         profile = lines[0].get("profile") if lines else None
-        gone = sorted(f"{d} {s}" for d, s in absent if s != "route")  # no routed hop
+        gone = sorted(f"{d} {s}" for d, s in absent if s != "route")
         c.check(
             "stat ran the always-on profile: only nic and gro_cell absent",
             profile == "always-on" and gone == ["rx gro_cell", "rx nic"],

@@ -8,6 +8,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
+use prism_probes::snapshot;
 use prism_trace::{Summary, TraceReader, compare, export, plot};
 
 use super::print_json;
@@ -162,9 +163,9 @@ fn print_summary(s: &Summary) {
         c("dropped"),
         c("gro_merged")
     );
-    let one_in = prism_probes::snapshot::low_sampled_one_in(c("low_journeys"), c("low_timed"));
-    if let Some(n) = one_in.filter(|n| *n > 1.05) {
-        println!("low class: 1 journey in {n:.0} timed, its counts scaled");
+    let one_in = snapshot::low_sampled_one_in(c("low_journeys"), c("low_timed"));
+    if let Some(note) = snapshot::sampling_note(one_in) {
+        println!("{note}");
     }
     for d in &s.drops {
         println!("drop: {} x{} at {}", d.reason, d.count, d.location);

@@ -50,8 +50,8 @@ impl Args {
         self.0.arg::<u64>(n)
     }
 
-    /// A pointer argument's address as a number (a map key): one helper
-    /// call, see [`addr_of`].
+    /// A pointer argument's address as a number (a map key), without a
+    /// helper call: see [`addr_of`].
     #[inline(always)]
     pub fn addr(&self, n: usize) -> u64 {
         addr_of(self.ptr(n))

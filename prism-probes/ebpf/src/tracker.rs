@@ -257,7 +257,6 @@ fn begin(state: &mut SkbState, key: u64, class: u8) -> bool {
         weight = low_sample_every(state.first_ns);
         if weight > 1 && unsafe { bpf_get_prandom_u32() } % weight != 0 {
             state.class = CLASS_UNSAMPLED;
-            state.sampled = 0;
             return false;
         }
         count(counter::LOW_TIMED);

@@ -31,12 +31,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model) {
             model.host, model.kernel, model.mechanism
         )),
     ];
-    if let Some(n) = model
-        .latest
-        .as_ref()
-        .and_then(|l| l.interval.low_sampled_one_in)
-        .filter(|n| *n > 1.05)
-    {
+    if let Some(n) = prism_probes::snapshot::low_sampled(
+        model
+            .latest
+            .as_ref()
+            .and_then(|l| l.interval.low_sampled_one_in),
+    ) {
         // The low class's numbers are estimates: say so where they show.
         first.push(Span::styled(
             format!("low 1 in {n:.0} · "),
