@@ -15,8 +15,7 @@ use prism_kernel::{bpf::program, btf::KernelBtf};
 use prism_overlay::Model;
 use prism_probes_common::{
     CLASSES, DEVICE_SLOTS, DEVICE_WAYS, DeviceEntry, DeviceKey, DeviceSlot, DropKey, Event, Hist,
-    KERNEL_OFFSETS_GLOBAL, NapiStats, PROBE_CONFIG_GLOBAL, ProbeConfig, VXLAN_PORTS, counter,
-    device_slot,
+    KERNEL_OFFSETS_GLOBAL, NapiStats, PROBE_CONFIG_GLOBAL, ProbeConfig, VXLAN_PORTS, device_slot,
     points::{RECEIVE_TOTAL, STAGE_TABLE_SIZE},
 };
 use prism_rules::{Rule, RuleSet};
@@ -606,10 +605,13 @@ impl Collector {
             let slot = RECEIVE_TOTAL as u32 * CLASSES as u32 + class_id as u32;
             *h = Histogram::from_per_cpu(hists.get(&slot, 0)?.iter());
         }
-        let counts: PerCpuArray<_, u64> = PerCpuArray::try_from(self.map("COUNTERS")?)?;
+        let counts: PerCpuArray<_, prism_probes_common::Counters> =
+            PerCpuArray::try_from(self.map("COUNTERS")?)?;
         let mut counters = Counters::default();
-        for i in 0..counter::COUNT {
-            counters.0[i as usize] = counts.get(&i, 0)?.iter().sum();
+        for per_cpu in counts.get(&0, 0)?.iter() {
+            for (sum, n) in counters.0.iter_mut().zip(per_cpu) {
+                *sum += n;
+            }
         }
         let softirq: PerCpuArray<_, Hist> = PerCpuArray::try_from(self.map("SOFTIRQ_DELAY")?)?;
         let softirq = softirq

@@ -227,7 +227,11 @@ pub struct DropKey {
     pub _pad: u32,
 }
 
-/// Indexes of the `COUNTERS` per-CPU array.
+/// The tracker's counters (`COUNTERS[0]`, per CPU), by [`counter`] index:
+/// one entry, so that a reader takes them all with one lookup.
+pub type Counters = [u64; counter::COUNT as usize];
+
+/// Indexes into [`Counters`].
 pub mod counter {
     /// Boundary hits on tracked devices and sockets.
     pub const HITS: u32 = 0;

@@ -5,10 +5,14 @@ use aya_ebpf::{
     maps::{Array, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use prism_probes_common::{
-    DEVICE_SLOTS, DeviceKey, DeviceSlot, DropKey, Hist, NapiStats, SKB_SLOTS, SkbSlot, counter,
+    Counters, DEVICE_SLOTS, DeviceKey, DeviceSlot, DropKey, Hist, NapiStats, SKB_SLOTS, SkbSlot,
     points::{MAX_STAGES, STAGE_TABLE_SIZE},
     sampling::LowRate,
 };
+
+/// The tracker's counters, see [`prism_probes_common::counter`].
+#[map]
+pub static COUNTERS: PerCpuArray<Counters> = PerCpuArray::with_max_entries(1, 0);
 
 /// Devices on the overlay path and their roles, from userspace, by
 /// `device_slot(netns, ifindex)`.
@@ -31,9 +35,6 @@ pub static LOW_RATE: PerCpuArray<LowRate> = PerCpuArray::with_max_entries(1, 0);
 /// Stage latency histograms, slot `stage * CLASSES + class`.
 #[map]
 pub static HISTS: PerCpuArray<Hist> = PerCpuArray::with_max_entries(MAX_STAGES * 2, 0);
-
-#[map]
-pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
 
 // High-priority rules (`RULES`, `RULE_COUNT`), shared with the datapath.
 prism_rules::rule_maps!();
@@ -70,7 +71,10 @@ pub fn count(index: u32) {
 
 #[inline(always)]
 pub fn add(index: u32, n: u64) {
-    if let Some(c) = COUNTERS.get_ptr_mut(index) {
-        unsafe { *c += n }
+    if let Some(c) = COUNTERS.get_ptr_mut(0) {
+        let c = unsafe { &mut *c };
+        if let Some(c) = c.get_mut(index as usize) {
+            *c += n;
+        }
     }
 }
