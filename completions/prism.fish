@@ -48,7 +48,7 @@ complete -c prism -n "__fish_prism_using_subcommand top" -l interval -d 'Time be
 complete -c prism -n "__fish_prism_using_subcommand top" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
 complete -c prism -n "__fish_prism_using_subcommand top" -l netns -d 'Watch only this network namespace (repeatable); default: all' -r
 complete -c prism -n "__fish_prism_using_subcommand top" -l vxlan-port -d 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see' -r
-complete -c prism -n "__fish_prism_using_subcommand top" -l profile -d 'How much the profilers hook: always-on (the default: every high-priority packet timed, low-priority journeys sampled to about 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan, no softirq/NAPI context; cheap enough to leave on, see `lab overhead`) or full (every hook, every packet). `record --events all` needs full and is full by default' -r -f -a "always-on\t''
+complete -c prism -n "__fish_prism_using_subcommand top" -l profile -d 'How much the profilers hook: always-on (the default: every high-priority packet timed, low-priority journeys sampled to about 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan; cheap enough to leave on, see `lab overhead`) or full (every hook, every packet). `record --events all` needs full and is full by default' -r -f -a "always-on\t''
 full\t''"
 complete -c prism -n "__fish_prism_using_subcommand top" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand top" -s h -l help -d 'Print help'
@@ -57,7 +57,7 @@ complete -c prism -n "__fish_prism_using_subcommand stat" -l count -d 'Stop afte
 complete -c prism -n "__fish_prism_using_subcommand stat" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
 complete -c prism -n "__fish_prism_using_subcommand stat" -l netns -d 'Watch only this network namespace (repeatable); default: all' -r
 complete -c prism -n "__fish_prism_using_subcommand stat" -l vxlan-port -d 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see' -r
-complete -c prism -n "__fish_prism_using_subcommand stat" -l profile -d 'How much the profilers hook: always-on (the default: every high-priority packet timed, low-priority journeys sampled to about 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan, no softirq/NAPI context; cheap enough to leave on, see `lab overhead`) or full (every hook, every packet). `record --events all` needs full and is full by default' -r -f -a "always-on\t''
+complete -c prism -n "__fish_prism_using_subcommand stat" -l profile -d 'How much the profilers hook: always-on (the default: every high-priority packet timed, low-priority journeys sampled to about 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan; cheap enough to leave on, see `lab overhead`) or full (every hook, every packet). `record --events all` needs full and is full by default' -r -f -a "always-on\t''
 full\t''"
 complete -c prism -n "__fish_prism_using_subcommand stat" -l json -d 'Print one JSON object per interval instead of tables'
 complete -c prism -n "__fish_prism_using_subcommand stat" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
@@ -69,7 +69,7 @@ complete -c prism -n "__fish_prism_using_subcommand record" -l interval -d 'Time
 complete -c prism -n "__fish_prism_using_subcommand record" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
 complete -c prism -n "__fish_prism_using_subcommand record" -l netns -d 'Watch only this network namespace (repeatable); default: all' -r
 complete -c prism -n "__fish_prism_using_subcommand record" -l vxlan-port -d 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see' -r
-complete -c prism -n "__fish_prism_using_subcommand record" -l profile -d 'How much the profilers hook: always-on (the default: every high-priority packet timed, low-priority journeys sampled to about 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan, no softirq/NAPI context; cheap enough to leave on, see `lab overhead`) or full (every hook, every packet). `record --events all` needs full and is full by default' -r -f -a "always-on\t''
+complete -c prism -n "__fish_prism_using_subcommand record" -l profile -d 'How much the profilers hook: always-on (the default: every high-priority packet timed, low-priority journeys sampled to about 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan; cheap enough to leave on, see `lab overhead`) or full (every hook, every packet). `record --events all` needs full and is full by default' -r -f -a "always-on\t''
 full\t''"
 complete -c prism -n "__fish_prism_using_subcommand record" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand record" -s h -l help -d 'Print help'

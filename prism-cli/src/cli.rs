@@ -374,8 +374,8 @@ pub struct ProbeScope {
 
     /// How much the profilers hook: always-on (the default: every
     /// high-priority packet timed, low-priority journeys sampled to about
-    /// 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan,
-    /// no softirq/NAPI context; cheap enough to leave on, see `lab
+    /// 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan;
+    /// cheap enough to leave on, see `lab
     /// overhead`) or full (every hook, every packet). `record --events all`
     /// needs full and is full by default.
     #[arg(

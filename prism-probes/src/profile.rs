@@ -10,21 +10,18 @@ use crate::stages::{Stage, Unseen};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
-    /// Every hook: every stage, both classes, every packet, and the
-    /// context (softirq delay, NAPI batches).
+    /// Every hook: every stage, both classes, every packet.
     Full,
     /// Cheap enough to leave on: every high-class packet timed, low-class
     /// journeys sampled (see [`prism_probes_common::sampling`]) with their counts scaled;
     /// no hook that fires once per wire-sized segment
     /// (`napi_gro_receive_entry`), so `nic` is not timed and `gro_cell` is
-    /// counted in `vxlan`; no softirq or NAPI context. Every other stage
-    /// as in full.
+    /// counted in `vxlan`. Every other stage as in full, and the context
+    /// hooks too: they run inside the backlog and socket stages, and a
+    /// profile without them would time those stages faster than full does.
     #[default]
     AlwaysOn,
 }
-
-/// The hooks that only give context (why packets wait), not stages.
-const CONTEXT_HOOKS: [&str; 3] = ["softirq_raise", "softirq_entry", "napi_poll"];
 
 /// Low-class journeys the always-on profile times per second: enough for
 /// a second's percentiles, few enough that bulk traffic costs little.
@@ -42,13 +39,7 @@ impl Profile {
 
     /// Whether this profile leaves `tracepoint` unhooked.
     pub fn skips(self, tracepoint: &str) -> bool {
-        (self == Self::AlwaysOn && tracepoint == "napi_gro_receive_entry")
-            || (!self.has_context() && CONTEXT_HOOKS.contains(&tracepoint))
-    }
-
-    /// Whether softirq delay and NAPI batches are measured.
-    pub fn has_context(self) -> bool {
-        self == Self::Full
+        self == Self::AlwaysOn && tracepoint == "napi_gro_receive_entry"
     }
 
     /// How many low-class journeys per second are timed; `None`: all.
@@ -83,9 +74,6 @@ impl Profile {
             .iter()
             .map(|u| u.describe().to_string())
             .collect();
-        if !self.has_context() {
-            parts.push("no softirq or NAPI context".into());
-        }
         if let Some(n) = self.low_timed_per_sec() {
             parts.push(format!("low class sampled to about {n} journeys/s"));
         }
@@ -121,9 +109,12 @@ mod tests {
         }
         assert!("lean".parse::<Profile>().is_err());
         assert!(Profile::AlwaysOn.skips("napi_gro_receive_entry"));
-        assert!(Profile::AlwaysOn.skips("napi_poll"));
         assert!(!Profile::AlwaysOn.skips("netif_receive_skb"));
         assert!(!Profile::AlwaysOn.skips("kfree_skb"), "drops end journeys");
+        assert!(
+            !Profile::AlwaysOn.skips("softirq_raise"),
+            "context hooks run inside stages"
+        );
         assert!(Profile::ALL.iter().all(|p| !p.skips("consume_skb")));
         assert!(!Profile::Full.skips("napi_gro_receive_entry"));
         assert_eq!(Profile::Full.low_timed_per_sec(), None);

@@ -29,9 +29,7 @@ pub fn draw_context(frame: &mut Frame, area: Rect, model: &Model) {
         .collect();
     lines.push(Line::from(vec![
         Span::styled("softirq p99 ", dim),
-        Span::raw(if !r.profile.has_context() {
-            format!("not measured ({} profile; --profile full)", r.profile)
-        } else if softirq.is_empty() {
+        Span::raw(if softirq.is_empty() {
             "-".into()
         } else {
             softirq.join(" ")
