@@ -40,6 +40,9 @@ _prism() {
             prism,man)
                 cmd="prism__subcmd__man"
                 ;;
+            prism,metrics)
+                cmd="prism__subcmd__metrics"
+                ;;
             prism,record)
                 cmd="prism__subcmd__record"
                 ;;
@@ -81,6 +84,9 @@ _prism() {
                 ;;
             prism__subcmd__help,man)
                 cmd="prism__subcmd__help__subcmd__man"
+                ;;
+            prism__subcmd__help,metrics)
+                cmd="prism__subcmd__help__subcmd__metrics"
                 ;;
             prism__subcmd__help,record)
                 cmd="prism__subcmd__help__subcmd__record"
@@ -200,7 +206,7 @@ _prism() {
 
     case "${cmd}" in
         prism)
-            opts="-v -h -V --verbose --help --version doctor top stat record report compare enable disable status rules lab man completions help"
+            opts="-v -h -V --verbose --help --version doctor top stat metrics record report compare enable disable status rules lab man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -312,7 +318,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help)
-            opts="doctor top stat record report compare enable disable status rules lab man completions help"
+            opts="doctor top stat metrics record report compare enable disable status rules lab man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +514,20 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -964,6 +984,44 @@ _prism() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__metrics)
+            opts="-v -h --listen --node --high --netns --vxlan-port --profile --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --high)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vxlan-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -W "always-on full" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

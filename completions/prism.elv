@@ -27,6 +27,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
             cand top 'Live screen: see, enable, tune and compare the datapath'
             cand stat 'Show where packets wait: per-stage latency along the overlay path, per class'
+            cand metrics 'Serve the profilers'' figures to Prometheus (OpenMetrics on /metrics)'
             cand record 'Record per-stage latency to a trace file, for report and compare elsewhere'
             cand report 'Summarize a trace: per-stage and end-to-end percentiles, losses, drops'
             cand compare 'Compare two traces stage by stage: p50/p99/p99.9 deltas per class'
@@ -65,6 +66,18 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --vxlan-port 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see'
             cand --profile 'How much the profilers hook: always-on (the default: every high-priority packet timed, low-priority journeys sampled to about 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan; cheap enough to leave on, see `lab overhead`) or full (every hook, every packet). `record --events all` needs full and is full by default'
             cand --json 'Print one JSON object per interval instead of tables'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;metrics'= {
+            cand --listen 'Address and port to serve /metrics on (0.0.0.0:9477 for every interface, as a DaemonSet needs)'
+            cand --node 'The node label on every series (default: this host''s name)'
+            cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
+            cand --netns 'Watch only this network namespace (repeatable); default: all'
+            cand --vxlan-port 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see'
+            cand --profile 'How much the profilers hook: always-on (the default: every high-priority packet timed, low-priority journeys sampled to about 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan; cheap enough to leave on, see `lab overhead`) or full (every hook, every packet). `record --events all` needs full and is full by default'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'
@@ -291,6 +304,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand doctor 'Check what this host can do: kernel, BTF, mounts, privileges, attach types'
             cand top 'Live screen: see, enable, tune and compare the datapath'
             cand stat 'Show where packets wait: per-stage latency along the overlay path, per class'
+            cand metrics 'Serve the profilers'' figures to Prometheus (OpenMetrics on /metrics)'
             cand record 'Record per-stage latency to a trace file, for report and compare elsewhere'
             cand report 'Summarize a trace: per-stage and end-to-end percentiles, losses, drops'
             cand compare 'Compare two traces stage by stage: p50/p99/p99.9 deltas per class'
@@ -308,6 +322,8 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;help;top'= {
         }
         &'prism;help;stat'= {
+        }
+        &'prism;help;metrics'= {
         }
         &'prism;help;record'= {
         }

@@ -102,6 +102,24 @@ N or N-M, dscp NAME|N. A packet is high priority when any rule matches its
 inner flow. Times are µs; a stage the host lacks the devices for is absent.")]
     Stat(StatArgs),
 
+    /// Serve the profilers' figures to Prometheus (OpenMetrics on /metrics)
+    #[command(after_help = "Examples:
+  sudo prism metrics                                   on 127.0.0.1:9477
+  sudo prism metrics --listen 0.0.0.0:9477 --high udp port 7777
+  curl -s localhost:9477/metrics | grep 'stage=\"socket\"'
+
+Exports, cumulative since start and labelled with the node:
+prism_stage_latency_seconds (histogram per direction, stage and class, at
+Prism's log-linear bucket bounds from 64 ns), prism_receive_latency_seconds
+(end to end, per class), prism_net_rx_softirq_delay_seconds (per CPU),
+prism_drops_total (reason, location), prism_datapath_packets_total
+(direction, reason, class) and prism_datapath_enabled, the tracker's
+counters (prism_tracker_*_total, prism_delivered_bytes_total) and
+prism_profiler_info (profile, mechanism, rules). Each scrape reads the
+kernel's maps once. Query e.g. histogram_quantile(0.99,
+rate(prism_stage_latency_seconds_bucket{class=\"high\"}[1m])).")]
+    Metrics(MetricsArgs),
+
     /// Record per-stage latency to a trace file, for report and compare elsewhere
     #[command(after_help = "Examples:
   sudo prism record -o base.prism --duration 30s --high udp port 7777
@@ -432,6 +450,24 @@ pub struct StatArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Address and port to serve /metrics on (0.0.0.0:9477 for every
+    /// interface, as a DaemonSet needs).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9477")]
+    pub listen: std::net::SocketAddr,
+
+    /// The node label on every series (default: this host's name).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+
+    #[command(flatten)]
+    pub rules: RuleArgs,
+
+    #[command(flatten)]
+    pub scope: ProbeScope,
+}
+
+#[derive(Debug, Args)]
 pub struct RuleArgs {
     /// A high-priority rule, e.g. `--high tcp dport 11211` (repeatable).
     #[arg(long = "high", value_name = "RULE", num_args = 1.., action = ArgAction::Append)]
@@ -479,6 +515,7 @@ impl Command {
             Command::Top(args) => Some(&mut args.rules),
             Command::Enable(args) => Some(&mut args.rules),
             Command::Record(args) => Some(&mut args.rules),
+            Command::Metrics(args) => Some(&mut args.rules),
             _ => None,
         }
     }

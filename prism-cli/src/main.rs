@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod metrics;
 mod signals;
 mod table;
 mod top;

@@ -11,6 +11,7 @@ pub mod offsets;
 pub mod packet_counter;
 pub mod profile;
 pub mod report;
+pub mod sampler;
 pub mod snapshot;
 pub mod stages;
 pub mod symbols;

@@ -22,6 +22,14 @@ impl Direction {
             Self::Tx => "transmit",
         }
     }
+
+    /// The short name JSON and metric labels carry.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Rx => "rx",
+            Self::Tx => "tx",
+        }
+    }
 }
 
 /// A stage: the time between two boundaries on a packet's journey.

@@ -22,6 +22,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Doctor { json } => doctor::run(json),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Stat(args) => stat::run(args),
+        Command::Metrics(args) => crate::metrics::run(args),
         Command::Top(args) => crate::top::run(args),
         Command::Record(args) => record::run(args),
         Command::Report(args) => report::report(args),

@@ -8,8 +8,8 @@ use prism_probes::profile::Profile;
 use prism_probes::{
     collector::{Collector, CollectorConfig},
     report::IntervalReport,
+    sampler::Sampler,
     stages::Direction,
-    symbols::KernelSymbols,
 };
 use prism_rules::RuleSet;
 use serde::Serialize;
@@ -29,33 +29,29 @@ pub fn run(args: StatArgs) -> Result<ExitCode> {
         "CAP_BPF and CAP_PERFMON (it loads tracing programs)",
     )?;
     signals::catch_stop()?;
-    let collector = Collector::attach(CollectorConfig {
+    let mut sampler = Sampler::attach(CollectorConfig {
         rules,
         namespaces: args.scope.namespaces.clone(),
         vxlan_ports: args.scope.vxlan_ports.clone(),
         profile: args.scope.profile.unwrap_or_default(),
         ..Default::default()
     })?;
-    describe(&collector);
-    let symbols = KernelSymbols::default();
-    let mut collector = collector;
-    let mut earlier = collector.snapshot()?;
+    describe(sampler.collector());
+    let mut earlier = sampler.start().clone();
     let mut n = 0;
     while args.count.is_none_or(|c| n < c) && signals::sleep(args.interval) {
         n += 1;
-        // Containers come and go: keep the device map current.
-        collector.refresh_devices()?;
-        let later = collector.snapshot()?;
-        let report = IntervalReport::between(&collector, &symbols, &earlier, &later);
+        let later = sampler.sample()?;
+        let report = sampler.report(&earlier, &later);
         if args.json {
-            print_json_line(n, &collector, &report)?;
+            print_json_line(n, sampler.collector(), &report)?;
         } else {
-            print_tables(n, &collector, &report);
+            print_tables(n, sampler.collector(), &report);
         }
         earlier = later;
     }
-    // Dropping the collector detaches every program.
-    drop(collector);
+    // Dropping the sampler detaches every program.
+    drop(sampler);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -15,12 +15,7 @@ use prism_datapath::{
     control::{self, EnableOptions, Mode, mode_names},
     rules::PinnedRules,
 };
-use prism_probes::{
-    collector::{Collector, CollectorConfig},
-    report::IntervalReport,
-    snapshot::Snapshot,
-    symbols::KernelSymbols,
-};
+use prism_probes::{collector::CollectorConfig, sampler::Sampler, snapshot::Snapshot};
 use prism_rules::RuleSet;
 
 use super::{
@@ -30,8 +25,6 @@ use super::{
 
 /// The compare window reaches back this far (or to the latest change).
 const WINDOW: Duration = Duration::from_secs(10);
-/// Devices are looked for again this often (containers come and go).
-const DEVICE_REFRESH: Duration = Duration::from_secs(5);
 /// The datapath's state and counters are read this often at most (and
 /// after each command): reading them walks its pins.
 const DATAPATH_REFRESH: Duration = Duration::from_secs(1);
@@ -84,11 +77,9 @@ struct Worker {
     updates: Outbox,
     started: Instant,
     initial: DatapathView,
-    collector: Option<Collector>,
-    symbols: KernelSymbols,
+    sampler: Option<Sampler>,
     /// Snapshots since the window's start, oldest first.
     history: VecDeque<(Instant, Snapshot)>,
-    last_devices: Instant,
     /// The datapath as last read, and when (seconds since start).
     datapath: DatapathView,
     datapath_t: f64,
@@ -103,20 +94,21 @@ impl Worker {
         let initial = datapath_view();
         updates(Update::Started(initial.clone()));
         say("loading and attaching the profiler programs");
-        let attached = Collector::attach(CollectorConfig {
+        let attached = Sampler::attach(CollectorConfig {
             rules: config.rules.clone(),
             namespaces: config.namespaces.clone(),
             vxlan_ports: config.vxlan_ports.clone(),
             profile: config.profile,
             ..Default::default()
         });
-        let collector = match attached {
-            Ok(c) => {
+        let sampler = match attached {
+            Ok(s) => {
+                let c = s.collector();
                 updates(Update::Attached {
                     mechanism: format!("{}, {} profile", c.mechanism_label(), c.profile()),
                     rules: c.rules().clone(),
                 });
-                Some(c)
+                Some(s)
             }
             Err(e) => {
                 updates(Update::AttachFailed(format!("{e:#}")));
@@ -129,10 +121,8 @@ impl Worker {
             updates,
             started: Instant::now(),
             initial,
-            collector,
-            symbols: KernelSymbols::default(),
+            sampler,
             history: VecDeque::new(),
-            last_devices: Instant::now(),
             datapath: DatapathView::default(),
             datapath_t: f64::NEG_INFINITY,
             rules,
@@ -148,7 +138,7 @@ impl Worker {
                 Ok(Command::Finish { restore }) => {
                     let lines = self.finish(restore);
                     // Detach the profilers before the screen says goodbye.
-                    self.collector = None;
+                    self.sampler = None;
                     (self.updates)(Update::Finished(lines));
                     return;
                 }
@@ -174,22 +164,16 @@ impl Worker {
     }
 
     fn rules(&self) -> RuleSet {
-        self.collector
+        self.sampler
             .as_ref()
-            .map_or_else(|| self.rules.clone(), |c| c.rules().clone())
+            .map_or_else(|| self.rules.clone(), |s| s.collector().rules().clone())
     }
 
     fn sample(&mut self) {
-        let Some(collector) = self.collector.as_mut() else {
+        let Some(sampler) = self.sampler.as_mut() else {
             return;
         };
-        if self.last_devices.elapsed() >= DEVICE_REFRESH {
-            self.last_devices = Instant::now();
-            if let Err(e) = collector.refresh_devices() {
-                log::warn!("device refresh: {e:#}");
-            }
-        }
-        let snapshot = match collector.snapshot() {
+        let snapshot = match sampler.sample() {
             Ok(s) => s,
             Err(e) => {
                 log::warn!("snapshot: {e:#}");
@@ -206,9 +190,8 @@ impl Worker {
             return;
         }
         let latest = &self.history[n - 1].1;
-        let interval =
-            IntervalReport::between(collector, &self.symbols, &self.history[n - 2].1, latest);
-        let window = IntervalReport::between(collector, &self.symbols, &self.history[0].1, latest);
+        let interval = sampler.report(&self.history[n - 2].1, latest);
+        let window = sampler.report(&self.history[0].1, latest);
         let t = self.started.elapsed().as_secs_f64();
         if t - self.datapath_t >= DATAPATH_REFRESH.as_secs_f64() {
             self.refresh_datapath();
@@ -349,8 +332,8 @@ impl Worker {
                 pinned.write(&pinned_set)?;
             }
         }
-        match self.collector.as_mut() {
-            Some(c) => c.set_rules(&set)?,
+        match self.sampler.as_mut() {
+            Some(s) => s.collector_mut().set_rules(&set)?,
             None => self.rules = set.clone(),
         }
         Ok(set)
