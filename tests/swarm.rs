@@ -65,9 +65,33 @@ fn profilers_and_datapath_on_a_real_docker_swarm() {
     let swarm = Swarm::up("sw");
     let namespaces = swarm.namespaces();
 
+    // Containers go by the names dockerd gave them, found through each
+    // daemon's API socket (not by the aliases the test bound).
+    let names: Vec<&str> = swarm.containers.iter().map(|c| c.name.as_str()).collect();
+    let status: serde_json::Value = serde_json::from_str(&run_ok(&["status", "--json"])).unwrap();
+    let listed: Vec<&str> = status["overlays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["containers"].as_array().unwrap())
+        .filter_map(|c| c.as_str())
+        .collect();
+    for name in &names {
+        assert!(listed.contains(name), "status lists {listed:?}, not {name}");
+    }
+
     // The profilers, with no --vxlan-port: every stage Docker's overlay
     // has, both directions, and whole receive journeys.
-    let (child, stdout) = stat::start(&namespaces, RULE);
+    let (child, stdout, said) = stat::start_with(&namespaces, RULE, &[]);
+    let containers_line = said
+        .lines()
+        .find(|l| l.starts_with("prism stat: containers: "));
+    for name in &names {
+        assert!(
+            containers_line.is_some_and(|l| l.contains(name)),
+            "stat names no container {name}: {said}"
+        );
+    }
     let run1 = probe(&swarm, Duration::from_secs(2));
     std::thread::sleep(Duration::from_millis(700));
     let lines = stat::stop(child, stdout, nix::sys::signal::Signal::SIGINT);

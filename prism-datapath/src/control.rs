@@ -689,6 +689,8 @@ pub struct OverlayStatus {
     pub underlay: Option<String>,
     pub underlay_found_by: Option<prism_overlay::UnderlayFrom>,
     pub local_containers: usize,
+    /// The local containers by name (their owner's, else their namespace's).
+    pub containers: Vec<String>,
     pub remotes: usize,
     /// How the datapath serves it, or why it does not.
     pub datapath: String,
@@ -735,6 +737,11 @@ fn overlays(allow_netfilter_bypass: bool) -> Vec<OverlayStatus> {
                 underlay: o.underlay.as_ref().map(|u| u.dev.name.clone()),
                 underlay_found_by: o.underlay.as_ref().map(|u| u.found_by),
                 local_containers: o.locals.len(),
+                containers: o
+                    .locals
+                    .iter()
+                    .map(|c| c.display_name().to_string())
+                    .collect(),
                 remotes: o.remotes.len(),
                 datapath,
             }

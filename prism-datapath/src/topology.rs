@@ -371,6 +371,7 @@ mod tests {
                 bridge: Some(dev(&host, 4, "br0")),
                 ips: vec![Ipv4Addr::new(10, 42, 0, 1)],
                 gateway_mac: None,
+                owner: None,
             }],
             remotes: vec![Remote {
                 mac: [2, 0x42, 10, 42, 0, 2],

@@ -47,6 +47,7 @@ pub fn learn(facts: &Facts) -> Model {
         overlays,
         unsupported,
         namespaces: facts.namespaces.iter().map(ns_ref).collect(),
+        owners: Default::default(),
     }
 }
 
@@ -336,6 +337,7 @@ fn containers(
                 bridge: port_of.map(|b| device(ns, b)),
                 ips,
                 gateway_mac,
+                owner: None,
             })
         })
         .collect()

@@ -16,6 +16,7 @@
 pub mod facts;
 pub mod learn;
 pub mod model;
+pub mod owners;
 pub mod roles;
 pub mod routes;
 
@@ -23,9 +24,15 @@ pub use facts::Facts;
 pub use model::{
     Container, DeviceRef, Model, NsRef, OtherTunnel, Overlay, Reach, Remote, Underlay, UnderlayFrom,
 };
+pub use owners::Owner;
 pub use roles::{Device, Role};
 
 /// Learns the overlays of this machine, from every network namespace.
+/// Learns the overlays of this machine, from every network namespace, and
+/// names the containers by what their runtimes say (see [`owners`]).
 pub fn discover() -> anyhow::Result<Model> {
-    Ok(learn::learn(&facts::gather()?))
+    let facts = facts::gather()?;
+    let mut model = learn::learn(&facts);
+    model.name_owners(owners::find(&facts));
+    Ok(model)
 }

@@ -90,6 +90,15 @@ pub struct Container {
     /// a packet to this container (the bridge's, or the host veth's).
     #[serde(serialize_with = "mac_text_opt")]
     pub gateway_mac: Option<[u8; 6]>,
+    /// The container or pod its runtime made the namespace for.
+    pub owner: Option<crate::Owner>,
+}
+
+impl Container {
+    /// How people know it: its owner's name, else its namespace's label.
+    pub fn display_name(&self) -> &str {
+        self.owner.as_ref().map_or(&self.dev.ns.label, |o| &o.name)
+    }
 }
 
 /// Something behind another VTEP.
@@ -183,9 +192,25 @@ pub struct Model {
     /// Every namespace looked at (labels), for checking `--netns` names.
     #[serde(skip)]
     pub namespaces: Vec<NsRef>,
+    /// Who owns each namespace (see [`crate::owners`]), by inode.
+    #[serde(skip)]
+    pub owners: std::collections::BTreeMap<u32, crate::Owner>,
 }
 
 impl Model {
+    /// Takes the namespaces' owners and names the containers with them.
+    pub fn name_owners(&mut self, owners: std::collections::BTreeMap<u32, crate::Owner>) {
+        for c in self.overlays.iter_mut().flat_map(|o| o.locals.iter_mut()) {
+            c.owner = owners.get(&c.dev.ns.inode).cloned();
+        }
+        self.owners = owners;
+    }
+
+    /// The owner of the namespace with this inode.
+    pub fn owner_of(&self, inode: u32) -> Option<&crate::Owner> {
+        self.owners.get(&inode)
+    }
+
     /// The VXLAN UDP ports in use, each once, in order.
     pub fn ports(&self) -> Vec<u16> {
         let mut ports: Vec<u16> = self.overlays.iter().map(|o| o.port).collect();
@@ -195,8 +220,10 @@ impl Model {
     }
 
     /// The inodes of the namespaces `names` stand for: a label as Prism
-    /// shows it (`prism-h1`, `docker/1-ab…`, a path), or any path to the
-    /// namespace file (another bind mount of it, `/proc/PID/ns/net`).
+    /// shows it (`prism-h1`, `docker/1-ab…`, a path), the name of the
+    /// container or pod that owns it (`web.1.x…`, `shop/web-0`), or any
+    /// path to the namespace file (another bind mount of it,
+    /// `/proc/PID/ns/net`).
     pub fn resolve_namespaces(&self, names: &[String]) -> anyhow::Result<Vec<u32>> {
         let (found, missing) = self.lookup_namespaces(names);
         anyhow::ensure!(
@@ -219,11 +246,15 @@ impl Model {
         let mut missing = Vec::new();
         for name in names {
             let by_label = self.namespaces.iter().find(|n| &n.label == name);
+            let by_owner = || {
+                let (inode, _) = self.owners.iter().find(|(_, o)| &o.name == name)?;
+                self.namespaces.iter().find(|n| n.inode == *inode)
+            };
             let by_path = || {
                 let inode = std::fs::metadata(name).ok()?.ino() as u32;
                 self.namespaces.iter().find(|n| n.inode == inode)
             };
-            match by_label.or_else(by_path) {
+            match by_label.or_else(by_owner).or_else(by_path) {
                 Some(ns) => found.push(ns.inode),
                 None => missing.push(name.clone()),
             }

@@ -44,6 +44,8 @@ impl Role {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Device {
     pub namespace: String,
+    /// The container or pod that owns the namespace, by name.
+    pub owner: Option<String>,
     pub netns_inum: u32,
     pub ifindex: u32,
     pub name: String,
@@ -62,6 +64,7 @@ impl Model {
             if !known {
                 out.push(Device {
                     namespace: d.ns.label.clone(),
+                    owner: self.owner_of(d.ns.inode).map(|o| o.name.clone()),
                     netns_inum: d.ns.inode,
                     ifindex: d.ifindex,
                     name: d.name.clone(),

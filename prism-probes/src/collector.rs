@@ -22,7 +22,7 @@ use prism_rules::{Rule, RuleSet};
 
 use crate::{
     capabilities::Mechanism,
-    devices::{Device, role_id},
+    devices::{Device, Role, role_id},
     histogram::Histogram,
     offsets,
     profile::Profile,
@@ -480,6 +480,17 @@ impl Collector {
     /// The devices being watched, with their roles.
     pub fn devices(&self) -> &[Device] {
         &self.devices
+    }
+
+    /// The watched containers by name: their owner's (Docker's container,
+    /// a pod), else their namespace's label; each once, in path order.
+    pub fn containers(&self) -> Vec<String> {
+        prism_overlay::owners::once(
+            self.devices
+                .iter()
+                .filter(|d| d.role == Role::Container)
+                .map(|d| d.owner.clone().unwrap_or_else(|| d.namespace.clone())),
+        )
     }
 
     fn map_mut(&mut self, name: &str) -> Result<&mut aya::maps::Map> {

@@ -206,6 +206,7 @@ fn device_infos(devices: &[Device]) -> Vec<DeviceInfo> {
         .iter()
         .map(|d| DeviceInfo {
             namespace: d.namespace.clone(),
+            owner: d.owner.clone(),
             name: d.name.clone(),
             ifindex: d.ifindex,
             netns_inode: d.netns_inum,

@@ -55,9 +55,26 @@ fn full_profile() -> String {
     "full".into()
 }
 
+impl Header {
+    /// The recorded containers by name: their owner's where the recording
+    /// has it, else their namespace's label; each once.
+    pub fn containers(&self) -> Vec<String> {
+        prism_overlay::owners::once(
+            self.devices
+                .iter()
+                .filter(|d| d.role == "container")
+                .map(|d| d.owner.clone().unwrap_or_else(|| d.namespace.clone())),
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     pub namespace: String,
+    /// The container or pod that owns the namespace (absent in recordings
+    /// made before Prism named them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     pub name: String,
     pub ifindex: u32,
     pub netns_inode: u32,

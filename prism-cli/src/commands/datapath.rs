@@ -232,7 +232,7 @@ fn print_overlays(overlays: &[control::OverlayStatus]) {
         ">PORT",
         "REACH",
         "UNDERLAY",
-        ">LOCAL",
+        "CONTAINERS",
         ">REMOTE",
         "DATAPATH",
     ]);
@@ -251,7 +251,11 @@ fn print_overlays(overlays: &[control::OverlayStatus]) {
             o.port.to_string(),
             format!("{:?}", o.reach).to_lowercase(),
             underlay,
-            o.local_containers.to_string(),
+            if o.containers.is_empty() {
+                "none".into()
+            } else {
+                o.containers.join(",")
+            },
             o.remotes.to_string(),
             o.datapath.clone(),
         ]);

@@ -111,6 +111,10 @@ fn print_summary(s: &Summary) {
             ""
         }
     );
+    let containers = h.containers();
+    if !containers.is_empty() {
+        println!("containers: {}", containers.join(", "));
+    }
     let datapath = &h.datapath;
     if datapath["enabled"] == true {
         println!(

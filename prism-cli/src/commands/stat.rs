@@ -81,6 +81,10 @@ fn describe(c: &Collector) {
         c.devices().len(),
         namespaces.len()
     );
+    let containers = c.containers();
+    if !containers.is_empty() {
+        eprintln!("prism stat: containers: {}", containers.join(", "));
+    }
     for f in c.fallbacks() {
         eprintln!("prism stat: this kernel lacks a tracepoint: {f}");
     }

@@ -76,6 +76,8 @@ pub struct Sample {
     pub datapath: DatapathView,
     /// When `datapath` was read (it is read once a second at most).
     pub datapath_t: f64,
+    /// The watched containers by name (see `Collector::containers`).
+    pub containers: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -410,6 +412,7 @@ pub mod fixtures {
                 window: report(speedup),
                 datapath: datapath(on, (s as u64).saturating_sub(30) * 1000),
                 datapath_t: s as f64,
+                containers: Vec::new(),
             });
         }
         m.rules = RuleSet::parse(&["udp port 7777"]).unwrap();
@@ -432,6 +435,7 @@ mod tests {
                 window: report(1.0),
                 datapath: datapath(false, 0),
                 datapath_t: s as f64,
+                containers: Vec::new(),
             });
         }
         assert_eq!(m.trend.front().unwrap().t, 399.0 - TREND_SECONDS);

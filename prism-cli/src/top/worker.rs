@@ -192,6 +192,7 @@ impl Worker {
         let latest = &self.history[n - 1].1;
         let interval = sampler.report(&self.history[n - 2].1, latest);
         let window = sampler.report(&self.history[0].1, latest);
+        let containers = sampler.collector().containers();
         let t = self.started.elapsed().as_secs_f64();
         if t - self.datapath_t >= DATAPATH_REFRESH.as_secs_f64() {
             self.refresh_datapath();
@@ -202,6 +203,7 @@ impl Worker {
             window,
             datapath: self.datapath.clone(),
             datapath_t: self.datapath_t,
+            containers,
         };
         (self.updates)(Update::Sample(Box::new(sample)));
     }

@@ -60,10 +60,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model) {
             "no high-priority rules: every packet is low (r adds one)",
             Style::default().fg(Color::DarkGray),
         ),
-        None => Line::styled(
-            format!("high priority: {}", model.rules),
-            Style::default().fg(Color::DarkGray),
-        ),
+        None => {
+            let mut text = format!("high priority: {}", model.rules);
+            let containers = model.latest.as_ref().map(|l| &l.containers);
+            if let Some(c) = containers.filter(|c| !c.is_empty()) {
+                text.push_str(&format!(" · containers: {}", c.join(", ")));
+            }
+            Line::styled(text, Style::default().fg(Color::DarkGray))
+        }
     };
     frame.render_widget(Paragraph::new(vec![Line::from(first), second]), area);
 }
