@@ -1228,7 +1228,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__stat)
-            opts="-v -h --interval --count --json --high --netns --vxlan-port --profile --verbose --help"
+            opts="-v -h --interval --count --json --by --container --high --netns --vxlan-port --profile --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1239,6 +1239,14 @@ _prism() {
                     return 0
                     ;;
                 --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --by)
+                    COMPREPLY=($(compgen -W "container" -- "${cur}"))
+                    return 0
+                    ;;
+                --container)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -61,6 +61,8 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;stat'= {
             cand --interval 'Time between reports (e.g. 1s, 500ms)'
             cand --count 'Stop after this many reports (default: until Ctrl-C)'
+            cand --by 'Break the figures down: `container` adds each local container''s stages (its journeys told apart by address from their first hit, so the stages before its veth count too), up to 63 containers'
+            cand --container 'With --by container: only this container (repeatable), by the name stat lists (Docker''s, `namespace/pod`, or the namespace''s)'
             cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
             cand --netns 'Watch only this network namespace (repeatable); default: all'
             cand --vxlan-port 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see'

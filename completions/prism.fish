@@ -55,6 +55,8 @@ complete -c prism -n "__fish_prism_using_subcommand top" -s v -l verbose -d 'Mor
 complete -c prism -n "__fish_prism_using_subcommand top" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand stat" -l interval -d 'Time between reports (e.g. 1s, 500ms)' -r
 complete -c prism -n "__fish_prism_using_subcommand stat" -l count -d 'Stop after this many reports (default: until Ctrl-C)' -r
+complete -c prism -n "__fish_prism_using_subcommand stat" -l by -d 'Break the figures down: `container` adds each local container\'s stages (its journeys told apart by address from their first hit, so the stages before its veth count too), up to 63 containers' -r -f -a "container\t''"
+complete -c prism -n "__fish_prism_using_subcommand stat" -l container -d 'With --by container: only this container (repeatable), by the name stat lists (Docker\'s, `namespace/pod`, or the namespace\'s)' -r
 complete -c prism -n "__fish_prism_using_subcommand stat" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
 complete -c prism -n "__fish_prism_using_subcommand stat" -l netns -d 'Watch only this network namespace (repeatable); default: all' -r
 complete -c prism -n "__fish_prism_using_subcommand stat" -l vxlan-port -d 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see' -r

@@ -12,7 +12,7 @@ use prism_lab::{
     state,
     workload::prober::{ProberConfig, Proto},
 };
-use support::{Lab, prism, run, run_ok, run_unprivileged, turn};
+use support::{Lab, extra::add_to_host2, prism, run, run_ok, run_unprivileged, turn};
 
 /// `prism enable` on this lab's hosts only, with the prober's port high.
 fn enable_args(lab: &Lab) -> Vec<String> {
@@ -417,19 +417,6 @@ fn nic_mode_on(tag: &str, lab_options: &[&str]) {
     );
 }
 
-/// Runs `ip ARGS`, insisting on success.
-fn ip(args: &[&str]) {
-    let out = std::process::Command::new("ip")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Polls `prism status --json` until `ok` holds (or 15 s pass).
 fn status_until(what: &str, ok: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -479,14 +466,6 @@ impl Drop for Reap {
 }
 
 /// Deletes a namespace when dropped.
-struct DeleteNetns(String);
-
-impl Drop for DeleteNetns {
-    fn drop(&mut self) {
-        let _ = prism_kernel::netns::delete(&self.0);
-    }
-}
-
 #[test]
 fn watch_follows_containers_as_they_come_and_go() {
     let _turn = turn();
@@ -514,61 +493,10 @@ fn watch_follows_containers_as_they_come_and_go() {
 
     // A third container appears on host 2, Docker-style: a veth into a new
     // namespace, its host side on the bridge, and host 1 learns its MAC.
-    let c3 = format!("{}-c3", lab.name);
-    prism_kernel::netns::create(&c3).unwrap();
-    let _c3 = DeleteNetns(c3.clone());
-    let (mac, addr) = ("02:42:0a:2a:00:03", "10.42.0.3");
-    let (h1, h2) = (s1.host_ns.as_str(), s2.host_ns.as_str());
-    ip(&[
-        "-n", h2, "link", "add", "veth-c3", "mtu", "1450", "type", "veth",
-    ]
-    .into_iter()
-    .chain(["peer", "name", "eth0", "netns", &c3])
-    .collect::<Vec<_>>());
-    ip(&["-n", h2, "link", "set", "veth-c3", "master", "br0", "up"]);
-    ip(&[
-        "-n", &c3, "link", "set", "eth0", "address", mac, "mtu", "1450", "up",
-    ]);
-    ip(&[
-        "-n",
-        &c3,
-        "addr",
-        "add",
-        &format!("{addr}/24"),
-        "dev",
-        "eth0",
-    ]);
-    let underlay2 = s2.underlay_ip.to_string();
-    let fdb = ["fdb", "append", mac, "dev", "vxlan0", "dst", &underlay2];
-    let out = std::process::Command::new("bridge")
-        .args(["-n", h1])
-        .args(fdb)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    ip(&[
-        "-n",
-        &s1.container_ns,
-        "neigh",
-        "replace",
-        addr,
-        "lladdr",
-        mac,
-        "dev",
-        "eth0",
-    ]);
-    let c1_mac = prism_kernel::rtnl::format_mac(&s1.container_mac);
-    ip(&[
-        "-n",
-        &c3,
-        "neigh",
-        "replace",
-        &s1.overlay_ip.to_string(),
-        "lladdr",
-        &c1_mac,
-        "dev",
-        "eth0",
-    ]);
+    let c3 = add_to_host2(&lab.name, &topo, "c3", 3);
+    let addr = c3.ip.to_string();
+    let addr = addr.as_str();
+    let c3_ns = c3.netns.clone();
     status_until("the watcher picked up the new container", |s| {
         tables(s)
             == vec![
@@ -585,7 +513,7 @@ fn watch_follows_containers_as_they_come_and_go() {
         )
     };
     let before = fast(&status());
-    let server = prism_kernel::netns::run_in(Some(&c3), || {
+    let server = prism_kernel::netns::run_in(Some(&c3_ns), || {
         std::net::UdpSocket::bind((addr, 7777)).unwrap()
     })
     .unwrap();
@@ -608,10 +536,20 @@ fn watch_follows_containers_as_they_come_and_go() {
     );
 
     // It goes away again: its veth, and its FDB entry on host 1.
-    drop(_c3);
+    let mac = prism_kernel::rtnl::format_mac(&c3.mac);
+    drop(c3);
+    let underlay2 = s2.underlay_ip.to_string();
     let out = std::process::Command::new("bridge")
         .args([
-            "-n", h1, "fdb", "del", mac, "dev", "vxlan0", "dst", &underlay2,
+            "-n",
+            &s1.host_ns,
+            "fdb",
+            "del",
+            &mac,
+            "dev",
+            "vxlan0",
+            "dst",
+            &underlay2,
         ])
         .output()
         .unwrap();

@@ -270,6 +270,30 @@ fn prometheus_scrapes_the_stage_histograms_and_agrees_with_stat() {
         near(a, b),
         "receive end to end: {a} packets in Prometheus, {b} in stat"
     );
+    // Per container: the lab's two containers, by their namespaces' names,
+    // share the host's receive packets (one gets the requests, the other
+    // the replies).
+    let topo = lab.topology();
+    let mut per_container = 0;
+    for side in &topo.sides {
+        let q = format!(
+            "prism_container_stage_latency_seconds_count{{node=\"lab-node\",container=\"{}\",direction=\"rx\",stage=\"vxlan\",class=\"high\"}}",
+            side.container_ns
+        );
+        let n = query(prometheus_port, &q)
+            .unwrap_or_else(|| panic!("no series for {}", side.container_ns));
+        assert!(n > 0.0, "{q}: {n}");
+        per_container += n as u64;
+    }
+    let host = query(
+        prometheus_port,
+        "prism_stage_latency_seconds_count{node=\"lab-node\",direction=\"rx\",stage=\"vxlan\",class=\"high\"}",
+    )
+    .unwrap() as u64;
+    assert!(
+        near(per_container, host),
+        "containers {per_container}, host {host}"
+    );
     assert!(counted >= 10, "only {counted} high-class stages in stat");
     assert!(
         compared >= 2,

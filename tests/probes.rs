@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::{collections::BTreeMap, io::BufReader, process::Child, time::Duration};
+use std::{collections::BTreeMap, process::Child, time::Duration};
 
 use prism_lab::{
     Topology,
@@ -31,7 +31,7 @@ fn collector(lab: &Lab, events: EventSampling) -> Collector {
 }
 
 /// Starts `prism stat --json` on the lab and waits until it is attached.
-fn start_stat(lab: &Lab) -> (Child, BufReader<std::process::ChildStdout>) {
+fn start_stat(lab: &Lab) -> (Child, stat::Output) {
     stat::start(&lab.namespaces(), PROBER_RULE)
 }
 
@@ -294,4 +294,91 @@ fn high_class_stage_medians_grow_under_load() {
         loaded > idle,
         "medians under load {loaded:.1} µs, idle {idle:.1} µs"
     );
+}
+
+/// A UDP prober from container 1 to `to` (in namespace `netns`) for
+/// `duration`; returns the exchanges sent (none lost, on a quiet lab).
+fn probe_to(from: &str, netns: &str, to: std::net::Ipv4Addr, duration: Duration) -> u64 {
+    use prism_lab::workload::{
+        PROBE_PORT, Stop,
+        prober::{self, ProberConfig, Proto},
+        spawn_in,
+    };
+    let stop = Stop::new();
+    let s = stop.clone();
+    let echo = spawn_in(netns, None, "echo", move || {
+        prober::serve(Proto::Udp, PROBE_PORT, s)
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let config = ProberConfig {
+        rate: 200,
+        ..Default::default()
+    };
+    let target = std::net::SocketAddr::from((to, PROBE_PORT));
+    let s = stop.clone();
+    let result = spawn_in(from, None, "probe", move || {
+        prober::probe(&config, target, duration, s)
+    })
+    .unwrap()
+    .join()
+    .unwrap();
+    stop.stop();
+    echo.join().unwrap();
+    assert_eq!(result.lost, 0, "to {to}");
+    result.sent
+}
+
+/// `stat --by container` on a lab with two containers on host 2 tells
+/// their prober traffic apart: each container's stages, both directions,
+/// count exactly its own exchanges, and container 1's count both.
+#[test]
+fn stat_by_container_tells_two_containers_traffic_apart() {
+    let lab = Lab::up("bycont");
+    let topo = topology(&lab);
+    let c3 = support::extra::add_to_host2(&lab.name, &topo, "c3", 3);
+    let [s1, s2] = &topo.sides;
+    let mut namespaces = lab.namespaces();
+    namespaces.push(c3.netns.clone());
+    let (child, stdout, said) =
+        stat::start_args(&namespaces, PROBER_RULE, &[], &["--by", "container"]);
+    for name in [&s1.container_ns, &s2.container_ns, &c3.netns] {
+        assert!(said.contains(name.as_str()), "stat names no {name}: {said}");
+    }
+    let to_c2 = probe_to(
+        &s1.container_ns,
+        &s2.container_ns,
+        s2.overlay_ip,
+        Duration::from_millis(1500),
+    );
+    let to_c3 = probe_to(
+        &s1.container_ns,
+        &c3.netns,
+        c3.ip,
+        Duration::from_millis(700),
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    let lines = stat::stop(child, stdout, nix::sys::signal::Signal::SIGINT);
+    let by = stat::container_totals(&lines);
+    let expect = [
+        (&s1.container_ns, to_c2 + to_c3),
+        (&s2.container_ns, to_c2),
+        (&c3.netns, to_c3),
+    ];
+    assert!(to_c2 > to_c3 && to_c3 > 50, "{to_c2} and {to_c3} exchanges");
+    for (name, exchanges) in expect {
+        let sums = by
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("no figures for {name}: {by:?}"));
+        let mut seen = 0;
+        for ((direction, stage, class), n) in sums {
+            if class != "high" || stage == "fast" {
+                continue;
+            }
+            // One request or one reply per exchange, each way.
+            assert_eq!(*n, exchanges, "{name} {direction} {stage}");
+            seen += 1;
+        }
+        assert!(seen >= 9, "{name}: only {seen} stages counted: {sums:?}");
+    }
 }

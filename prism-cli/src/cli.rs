@@ -442,11 +442,27 @@ pub struct StatArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Break the figures down: `container` adds each local container's
+    /// stages (its journeys told apart by address from their first hit,
+    /// so the stages before its veth count too), up to 63 containers.
+    #[arg(long, value_name = "WHAT")]
+    pub by: Option<Breakdown>,
+
+    /// With --by container: only this container (repeatable), by the name
+    /// stat lists (Docker's, `namespace/pod`, or the namespace's).
+    #[arg(long = "container", value_name = "NAME", requires = "by")]
+    pub containers: Vec<String>,
+
     #[command(flatten)]
     pub rules: RuleArgs,
 
     #[command(flatten)]
     pub scope: ProbeScope,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Breakdown {
+    Container,
 }
 
 #[derive(Debug, Args)]

@@ -8,25 +8,27 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use aya::{
     Btf, Ebpf,
-    maps::{Array, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
     programs::{BtfTracePoint, FEntry, KProbe},
 };
 use prism_kernel::{bpf::program, btf::KernelBtf};
 use prism_overlay::Model;
 use prism_probes_common::{
-    CLASSES, DEVICE_SLOTS, DEVICE_WAYS, DeviceEntry, DeviceKey, DeviceSlot, DropKey, Event, Hist,
-    KERNEL_OFFSETS_GLOBAL, NapiStats, PROBE_CONFIG_GLOBAL, ProbeConfig, VXLAN_PORTS, device_slot,
-    points::{RECEIVE_TOTAL, STAGE_TABLE_SIZE},
+    CLASSES, CONTAINER_SLOTS, ContainerKey, DEVICE_SLOTS, DEVICE_WAYS, DeviceEntry, DeviceKey,
+    DeviceSlot, DropKey, Event, Hist, KERNEL_OFFSETS_GLOBAL, NapiStats, PROBE_CONFIG_GLOBAL,
+    ProbeConfig, VXLAN_PORTS, device_slot,
+    points::{MAX_STAGES, RECEIVE_TOTAL, STAGE_TABLE_SIZE},
 };
 use prism_rules::{Rule, RuleSet};
 
 use crate::{
     capabilities::Mechanism,
+    containers::{SharedHists, Slots, Watched, key_of},
     devices::{Device, Role, role_id},
     histogram::Histogram,
     offsets,
     profile::Profile,
-    snapshot::{Class, Counters, Snapshot, monotonic_ns},
+    snapshot::{Class, ContainerFigures, Counters, Snapshot, monotonic_ns},
     stages::{Stage, Unseen, stage_table},
 };
 
@@ -65,6 +67,10 @@ pub struct CollectorConfig {
     pub vxlan_ports: Vec<u16>,
     /// Which hooks run (see [`Profile`]).
     pub profile: Profile,
+    /// Also time each local container's journeys on their own (see
+    /// [`crate::containers`]): a map lookup per journey, and 4 MiB of
+    /// kernel memory for up to 63 containers.
+    pub per_container: bool,
 }
 
 impl Default for CollectorConfig {
@@ -75,6 +81,7 @@ impl Default for CollectorConfig {
             events: EventSampling::Off,
             vxlan_ports: Vec::new(),
             profile: Profile::default(),
+            per_container: false,
         }
     }
 }
@@ -303,6 +310,8 @@ pub struct Collector {
     /// Points no program sees here: their stages are merged.
     unseen: Vec<Unseen>,
     drop_reasons: BTreeMap<u32, String>,
+    /// Per-container figures, when asked for.
+    per_container: Option<(SharedHists, Slots)>,
 }
 
 impl Collector {
@@ -319,6 +328,7 @@ impl Collector {
             events_sample: config.events.config_value(),
             rx_starts_at_rcv: config.profile.skips("napi_gro_receive_entry") as u32,
             low_per_cpu_per_sec: per_cpu(config.profile.low_timed_per_sec()),
+            per_container: config.per_container as u32,
             ..Default::default()
         };
         let drop_reasons = btf
@@ -343,6 +353,12 @@ impl Collector {
             _ => EVENT_RING_BYTES,
         };
         loader.map_max_entries("EVENTS", ring_bytes);
+        let container_hists = if config.per_container {
+            CONTAINER_SLOTS * MAX_STAGES * CLASSES as u32
+        } else {
+            1
+        };
+        loader.map_max_entries("CONTAINER_HISTS", container_hists);
         if share {
             loader.map_pin_path("RULES", shared.join("RULES"));
             loader.map_pin_path("RULE_COUNT", shared.join("RULE_COUNT"));
@@ -397,6 +413,19 @@ impl Collector {
                 ebpf.take_map("EVENTS").context("EVENTS map missing")?,
             )?),
         };
+        let per_container = match config.per_container {
+            false => None,
+            true => {
+                let map = ebpf
+                    .map("CONTAINER_HISTS")
+                    .context("CONTAINER_HISTS map missing")?;
+                let aya::maps::Map::Array(data) = map else {
+                    bail!("CONTAINER_HISTS is not an array");
+                };
+                let hists = SharedHists::map(data.fd(), container_hists as usize)?;
+                Some((hists, Slots::default()))
+            }
+        };
         let mut collector = Self {
             ebpf,
             events,
@@ -407,6 +436,7 @@ impl Collector {
             drop_reasons,
             fallbacks,
             unseen,
+            per_container,
         };
         let table = stage_table(&collector.unseen);
         let mut stages: Array<_, u8> = Array::try_from(collector.map_mut("STAGES")?)?;
@@ -546,18 +576,75 @@ impl Collector {
                 }
             }
         }
-        let found = if self.config.namespaces.is_empty() {
-            model.devices()
-        } else {
-            // A watched namespace may be gone (its container exited).
-            let only = model.resolve_namespaces_present(&self.config.namespaces);
-            if only.is_empty() {
-                Vec::new()
-            } else {
-                model.devices_in(&only)
-            }
+        // A watched namespace may be gone (its container exited).
+        let only = model.resolve_namespaces_present(&self.config.namespaces);
+        let found = match (self.config.namespaces.is_empty(), only.is_empty()) {
+            (true, _) => model.devices(),
+            (false, true) => Vec::new(),
+            (false, false) => model.devices_in(&only),
         };
+        if self.per_container.is_some() {
+            let watched: Vec<Watched> = model
+                .overlays
+                .iter()
+                .flat_map(|o| {
+                    let underlay = o
+                        .underlay
+                        .as_ref()
+                        .map_or(o.socket_ns.inode, |u| u.dev.ns.inode);
+                    o.locals.iter().map(move |c| (underlay, c))
+                })
+                .filter(|(_, c)| {
+                    self.config.namespaces.is_empty()
+                        || only.contains(&c.dev.ns.inode)
+                        || only.contains(&c.host_veth.ns.inode)
+                })
+                .map(|(underlay, c)| Watched {
+                    inode: c.dev.ns.inode,
+                    name: c.display_name().to_string(),
+                    pod: c
+                        .owner
+                        .as_ref()
+                        .and_then(|o| Some((o.pod.clone()?, o.pod_namespace.clone()?))),
+                    ips: c
+                        .ips
+                        .iter()
+                        .flat_map(|ip| [(c.dev.ns.inode, *ip), (underlay, *ip)])
+                        .collect(),
+                })
+                .collect();
+            self.set_containers(&watched)?;
+        }
         self.set_devices(found)
+    }
+
+    /// Gives the containers slots and tells the classifier their addresses.
+    fn set_containers(&mut self, watched: &[Watched]) -> Result<()> {
+        let Some((hists, slots)) = self.per_container.as_mut() else {
+            return Ok(());
+        };
+        let changes = slots.assign(watched);
+        for slot in &changes.reused {
+            hists.zero(*slot)?;
+        }
+        let mut ips: HashMap<_, ContainerKey, u8> = HashMap::try_from(
+            self.ebpf
+                .map_mut("CONTAINER_IPS")
+                .context("CONTAINER_IPS map missing")?,
+        )?;
+        for ip in &changes.removed {
+            let _ = ips.remove(&key_of(*ip));
+        }
+        for (ip, slot) in &changes.added {
+            ips.insert(key_of(*ip), *slot, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Local containers left out of the per-container figures: more than
+    /// the kernel has slots for (they count in the host's figures).
+    pub fn containers_overflow(&self) -> usize {
+        self.per_container.as_ref().map_or(0, |(_, s)| s.overflow)
     }
 
     fn set_devices(&mut self, found: Vec<Device>) -> Result<bool> {
@@ -652,6 +739,21 @@ impl Collector {
             let (key, per_cpu) = entry?;
             drops.insert(key, per_cpu.iter().sum());
         }
+        let mut containers = BTreeMap::new();
+        if let Some((hists, slots)) = &self.per_container {
+            for (inode, slot, w) in slots.held() {
+                let (stages, receive_total) = hists.read(slot);
+                containers.insert(
+                    inode,
+                    ContainerFigures {
+                        name: w.name.clone(),
+                        pod: w.pod.clone(),
+                        stages,
+                        receive_total,
+                    },
+                );
+            }
+        }
         Ok(Snapshot {
             at_ns,
             stages,
@@ -660,6 +762,7 @@ impl Collector {
             softirq,
             napi,
             drops,
+            containers,
         })
     }
 

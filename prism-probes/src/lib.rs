@@ -5,6 +5,7 @@
 pub mod baseline;
 pub mod capabilities;
 pub mod collector;
+pub mod containers;
 pub mod devices;
 pub mod histogram;
 pub mod offsets;

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::{
     collector::Collector,
-    histogram::Percentiles,
+    histogram::{Histogram, Percentiles},
     snapshot::{Class, Counters, Snapshot},
     stages::{Direction, Stage},
     symbols::KernelSymbols,
@@ -33,6 +33,63 @@ pub struct IntervalReport {
     /// Low-class journeys were timed one in this many (absent: none began);
     /// above 1, the low class's counts are estimates, scaled.
     pub low_sampled_one_in: Option<f64>,
+    /// Per container, when per-container figures are on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<ContainerReport>,
+}
+
+/// One container's stages and whole receive journeys.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContainerReport {
+    pub name: String,
+    pub stages: Vec<StageRow>,
+    pub receive_total: Vec<TotalRow>,
+}
+
+impl ContainerReport {
+    /// The row of one stage and class.
+    pub fn row(&self, direction: Direction, stage: &str, class: Class) -> Option<&StageRow> {
+        find_row(&self.stages, direction, stage, class)
+    }
+}
+
+fn find_row<'a>(
+    rows: &'a [StageRow],
+    direction: Direction,
+    stage: &str,
+    class: Class,
+) -> Option<&'a StageRow> {
+    rows.iter()
+        .find(|r| r.direction == direction && r.stage == stage && r.class == class)
+}
+
+/// Rows for every stage of both directions and both classes, from `hist`.
+fn stage_rows(collector: &Collector, hist: impl Fn(Stage, Class) -> Histogram) -> Vec<StageRow> {
+    let mut rows = Vec::new();
+    for direction in [Direction::Rx, Direction::Tx] {
+        for stage in Stage::of(direction) {
+            for class in Class::ALL {
+                rows.push(StageRow {
+                    direction,
+                    stage: stage.name(),
+                    class,
+                    present: collector.present(stage),
+                    latency: hist(stage, class).percentiles(),
+                });
+            }
+        }
+    }
+    rows
+}
+
+fn total_rows(hist: impl Fn(Class) -> Percentiles) -> Vec<TotalRow> {
+    Class::ALL
+        .into_iter()
+        .map(|class| TotalRow {
+            class,
+            latency: hist(class),
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -98,20 +155,18 @@ impl IntervalReport {
         later: &Snapshot,
     ) -> Self {
         let d = later.since(earlier);
-        let mut stages = Vec::new();
-        for direction in [Direction::Rx, Direction::Tx] {
-            for stage in Stage::of(direction) {
-                for class in Class::ALL {
-                    stages.push(StageRow {
-                        direction,
-                        stage: stage.name(),
-                        class,
-                        present: collector.present(stage),
-                        latency: d.stage(stage, class).percentiles(),
-                    });
-                }
-            }
-        }
+        let stages = stage_rows(collector, |stage, class| d.stage(stage, class));
+        let containers = d
+            .containers
+            .values()
+            .map(|c| ContainerReport {
+                name: c.name.clone(),
+                stages: stage_rows(collector, |stage, class| c.stage(stage, class)),
+                receive_total: total_rows(|class| {
+                    c.receive_total[class.id() as usize].percentiles()
+                }),
+            })
+            .collect();
         let mut other = d.stage(Stage::Other, Class::Low);
         other.add(&d.stage(Stage::Other, Class::High));
         let softirq = d
@@ -149,13 +204,7 @@ impl IntervalReport {
             })
             .collect();
         let seconds = later.at_ns.saturating_sub(earlier.at_ns) as f64 / 1e9;
-        let receive_total = Class::ALL
-            .into_iter()
-            .map(|class| TotalRow {
-                class,
-                latency: d.receive_total(class).percentiles(),
-            })
-            .collect();
+        let receive_total = total_rows(|class| d.receive_total(class).percentiles());
         let delivered = Class::ALL
             .into_iter()
             .map(|class| ThroughputRow {
@@ -179,6 +228,7 @@ impl IntervalReport {
             drops,
             low_sampled_one_in: d.counters.low_sampled_one_in(),
             counters: d.counters,
+            containers,
         }
     }
 
@@ -206,8 +256,6 @@ impl IntervalReport {
 
     /// The row of one stage and class.
     pub fn row(&self, direction: Direction, stage: &str, class: Class) -> Option<&StageRow> {
-        self.stages
-            .iter()
-            .find(|r| r.direction == direction && r.stage == stage && r.class == class)
+        find_row(&self.stages, direction, stage, class)
     }
 }

@@ -131,24 +131,58 @@ pub struct Snapshot {
     /// NAPI polls per device; key {0, 0} is the per-CPU backlog.
     pub napi: BTreeMap<DeviceKey, NapiStats>,
     pub drops: BTreeMap<DropKey, u64>,
+    /// Per container, by namespace inode, when per-container figures are
+    /// on (see [`crate::containers`]).
+    pub containers: BTreeMap<u32, ContainerFigures>,
+}
+
+/// One container's stage histograms.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerFigures {
+    pub name: String,
+    /// Kubernetes: its pod and the pod's namespace.
+    pub pod: Option<(String, String)>,
+    pub stages: BTreeMap<(Stage, Class), Histogram>,
+    /// Whole receive journeys, indexed by class id.
+    pub receive_total: [Histogram; 2],
+}
+
+impl ContainerFigures {
+    fn since(&self, earlier: Option<&ContainerFigures>) -> ContainerFigures {
+        let Some(e) = earlier else {
+            return self.clone();
+        };
+        ContainerFigures {
+            name: self.name.clone(),
+            pod: self.pod.clone(),
+            stages: stages_since(&self.stages, &e.stages),
+            receive_total: [0, 1].map(|c| self.receive_total[c].since(&e.receive_total[c])),
+        }
+    }
+
+    /// The histogram of one stage and class (empty if never hit).
+    pub fn stage(&self, stage: Stage, class: Class) -> Histogram {
+        self.stages
+            .get(&(stage, class))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+fn stages_since(
+    later: &BTreeMap<(Stage, Class), Histogram>,
+    earlier: &BTreeMap<(Stage, Class), Histogram>,
+) -> BTreeMap<(Stage, Class), Histogram> {
+    later
+        .iter()
+        .map(|(k, h)| (*k, earlier.get(k).map_or_else(|| h.clone(), |e| h.since(e))))
+        .collect()
 }
 
 impl Snapshot {
     /// What happened between `earlier` and this snapshot.
     pub fn since(&self, earlier: &Snapshot) -> Snapshot {
-        let stages = self
-            .stages
-            .iter()
-            .map(|(k, h)| {
-                (
-                    *k,
-                    earlier
-                        .stages
-                        .get(k)
-                        .map_or_else(|| h.clone(), |e| h.since(e)),
-                )
-            })
-            .collect();
+        let stages = stages_since(&self.stages, &earlier.stages);
         let softirq = self
             .softirq
             .iter()
@@ -189,6 +223,11 @@ impl Snapshot {
             .collect();
         let receive_total = [0, 1].map(|c| self.receive_total[c].since(&earlier.receive_total[c]));
 
+        let containers = self
+            .containers
+            .iter()
+            .map(|(inode, c)| (*inode, c.since(earlier.containers.get(inode))))
+            .collect();
         Snapshot {
             at_ns: self.at_ns,
             stages,
@@ -197,6 +236,7 @@ impl Snapshot {
             softirq,
             napi,
             drops,
+            containers,
         }
     }
 

@@ -4,7 +4,8 @@
 use std::{
     collections::BTreeMap,
     io::{BufRead, BufReader},
-    process::{Child, ChildStdout, Stdio},
+    process::{Child, Stdio},
+    thread::JoinHandle,
 };
 
 use serde_json::Value;
@@ -13,7 +14,11 @@ use super::{bpf_program_ids, prism, programs_outlive};
 
 /// Starts `prism stat --json --profile full --high RULE` on `namespaces` (all when empty)
 /// and waits until it is attached.
-pub fn start(namespaces: &[String], rule: &str) -> (Child, BufReader<ChildStdout>) {
+/// `prism stat`'s JSON lines, read as they come: a reader that waited until
+/// the end would leave stat blocked on a full pipe, deaf to its signal.
+pub struct Output(JoinHandle<Vec<String>>);
+
+pub fn start(namespaces: &[String], rule: &str) -> (Child, Output) {
     let (child, stdout, _) = start_with(namespaces, rule, &[]);
     (child, stdout)
 }
@@ -26,7 +31,17 @@ pub fn start_with(
     namespaces: &[String],
     rule: &str,
     env: &[(&str, &str)],
-) -> (Child, BufReader<ChildStdout>, String) {
+) -> (Child, Output, String) {
+    start_args(namespaces, rule, env, &[])
+}
+
+/// [`start_with`] with more options for `prism stat`.
+pub fn start_args(
+    namespaces: &[String],
+    rule: &str,
+    env: &[(&str, &str)],
+    more: &[&str],
+) -> (Child, Output, String) {
     // The full profile: these tests count every packet of both classes.
     let mut args = vec![
         "stat",
@@ -41,6 +56,7 @@ pub fn start_with(
     for ns in namespaces {
         args.extend(["--netns", ns.as_str()]);
     }
+    args.extend(more);
     let mut child = prism()
         .envs(env.iter().copied())
         .args(&args)
@@ -64,16 +80,13 @@ pub fn start_with(
         said.push_str(&line);
     }
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    (child, stdout, said)
+    let lines = std::thread::spawn(move || stdout.lines().map_while(Result::ok).collect());
+    (child, Output(lines), said)
 }
 
 /// Stops `prism stat` with `signal` and returns its JSON lines; checks
 /// that it held its programs and that none outlives it.
-pub fn stop(
-    mut child: Child,
-    stdout: BufReader<ChildStdout>,
-    signal: nix::sys::signal::Signal,
-) -> Vec<Value> {
+pub fn stop(mut child: Child, stdout: Output, signal: nix::sys::signal::Signal) -> Vec<Value> {
     let pid = child.id();
     let programs = bpf_program_ids(pid);
     // 12 hooks; 11 where a boundary has no program (merged stages).
@@ -93,8 +106,11 @@ pub fn stop(
         "programs of prism stat outlived it"
     );
     stdout
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .0
+        .join()
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
 
@@ -120,6 +136,25 @@ pub fn totals(lines: &[Value]) -> BTreeMap<(String, String, String), u64> {
         }
     }
     sums
+}
+
+/// [`totals`] of each container of `--by container`, by name.
+pub fn container_totals(
+    lines: &[Value],
+) -> BTreeMap<String, BTreeMap<(String, String, String), u64>> {
+    let mut by_name: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for line in lines {
+        for c in line["containers"].as_array().into_iter().flatten() {
+            by_name
+                .entry(c["name"].as_str().unwrap().to_string())
+                .or_default()
+                .push(serde_json::json!({ "stages": c["stages"] }));
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|(name, lines)| (name, totals(&lines)))
+        .collect()
 }
 
 /// The receive end-to-end count of the high class over all intervals.

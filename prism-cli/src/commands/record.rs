@@ -52,6 +52,9 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
         events: args.events,
         vxlan_ports: args.scope.vxlan_ports.clone(),
         profile,
+        // Recordings keep the host's figures; per container is not in
+        // the trace format yet.
+        per_container: false,
     })?;
     let info = RecordingInfo {
         command: std::env::args().collect(),

@@ -7,7 +7,7 @@ use prism_kernel::caps::{CapSet, require};
 use prism_probes::profile::Profile;
 use prism_probes::{
     collector::{Collector, CollectorConfig},
-    report::IntervalReport,
+    report::{IntervalReport, StageRow},
     sampler::Sampler,
     stages::Direction,
 };
@@ -15,7 +15,7 @@ use prism_rules::RuleSet;
 use serde::Serialize;
 
 use crate::{
-    cli::StatArgs,
+    cli::{Breakdown, StatArgs},
     signals,
     table::{Table, latency_cells, us},
     units,
@@ -34,15 +34,22 @@ pub fn run(args: StatArgs) -> Result<ExitCode> {
         namespaces: args.scope.namespaces.clone(),
         vxlan_ports: args.scope.vxlan_ports.clone(),
         profile: args.scope.profile.unwrap_or_default(),
+        per_container: args.by == Some(Breakdown::Container),
         ..Default::default()
     })?;
     describe(sampler.collector());
+    check_containers(sampler.collector(), &args.containers)?;
     let mut earlier = sampler.start().clone();
     let mut n = 0;
     while args.count.is_none_or(|c| n < c) && signals::sleep(args.interval) {
         n += 1;
         let later = sampler.sample()?;
-        let report = sampler.report(&earlier, &later);
+        let mut report = sampler.report(&earlier, &later);
+        if !args.containers.is_empty() {
+            report
+                .containers
+                .retain(|c| args.containers.contains(&c.name));
+        }
         if args.json {
             print_json_line(n, sampler.collector(), &report)?;
         } else {
@@ -64,6 +71,28 @@ pub fn parse_rules(texts: &[String]) -> Result<RuleSet> {
             .with_context(|| format!("bad rule '{text}'"))?;
     }
     Ok(set)
+}
+
+/// `--container` names must be containers stat sees (now: they may leave).
+fn check_containers(c: &Collector, asked: &[String]) -> Result<()> {
+    let known = c.containers();
+    let unknown: Vec<&String> = asked.iter().filter(|n| !known.contains(n)).collect();
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "no container named {}; containers here: {}",
+            unknown
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    Ok(())
 }
 
 fn describe(c: &Collector) {
@@ -102,6 +131,27 @@ fn describe(c: &Collector) {
     }
 }
 
+/// The per-stage tables of one direction after the other.
+fn print_stages(rows: &[StageRow]) {
+    for direction in [Direction::Rx, Direction::Tx] {
+        let title = format!("{} (µs)", direction.name().to_uppercase());
+        let mut t = Table::new(&[
+            &title, "CLASS", ">PACKETS", ">P50", ">P90", ">P99", ">P99.9", ">MAX",
+        ]);
+        for row in rows.iter().filter(|row| row.direction == direction) {
+            let mut cells = vec![row.stage.to_string(), row.class.name().to_string()];
+            if row.present {
+                cells.push(row.latency.count.to_string());
+                cells.extend(latency_cells(&row.latency));
+            } else {
+                cells.push("absent".into());
+            }
+            t.row(cells);
+        }
+        print!("{t}");
+    }
+}
+
 #[derive(Serialize)]
 struct JsonLine<'a> {
     interval: u64,
@@ -127,23 +177,7 @@ fn print_tables(n: u64, c: &Collector, r: &IntervalReport) {
     if let Some(note) = r.sampling_note() {
         println!("{note}");
     }
-    for direction in [Direction::Rx, Direction::Tx] {
-        let title = format!("{} (µs)", direction.name().to_uppercase());
-        let mut t = Table::new(&[
-            &title, "CLASS", ">PACKETS", ">P50", ">P90", ">P99", ">P99.9", ">MAX",
-        ]);
-        for row in r.stages.iter().filter(|row| row.direction == direction) {
-            let mut cells = vec![row.stage.to_string(), row.class.name().to_string()];
-            if row.present {
-                cells.push(row.latency.count.to_string());
-                cells.extend(latency_cells(&row.latency));
-            } else {
-                cells.push("absent".into());
-            }
-            t.row(cells);
-        }
-        print!("{t}");
-    }
+    print_stages(&r.stages);
     let mut t = Table::new(&[
         "END TO END (µs)",
         "CLASS",
@@ -206,6 +240,36 @@ fn print_tables(n: u64, c: &Collector, r: &IntervalReport) {
     }
     for d in &r.drops {
         println!("drop: {} x{} at {}", d.reason, d.count, d.location);
+    }
+    for container in &r.containers {
+        println!("\n-- container {}", container.name);
+        // The stages this host lacks are in the host's tables already.
+        let present: Vec<StageRow> = container
+            .stages
+            .iter()
+            .filter(|r| r.present)
+            .cloned()
+            .collect();
+        print_stages(&present);
+        for total in container
+            .receive_total
+            .iter()
+            .filter(|t| t.latency.count > 0)
+        {
+            println!(
+                "receive end to end, {}: {} packets, p50 {} µs, p99 {} µs",
+                total.class.name(),
+                total.latency.count,
+                us(total.latency.p50),
+                us(total.latency.p99)
+            );
+        }
+    }
+    if c.containers_overflow() > 0 {
+        println!(
+            "{} more containers are in the host's figures only (the kernel times 63 one by one)",
+            c.containers_overflow()
+        );
     }
     let k = &r.counters;
     use prism_probes_common::counter as i;

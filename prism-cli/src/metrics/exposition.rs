@@ -59,6 +59,12 @@ pub struct Exposition {
     pub receive_total: Vec<Series>,
     /// NET_RX softirq raise -> run, per CPU.
     pub softirq: Vec<Series>,
+    /// Per (container, direction, stage, class), for the local containers.
+    pub container_stages: Vec<Series>,
+    /// Whole receive journeys per (container, class).
+    pub container_receive_total: Vec<Series>,
+    /// Local containers beyond the kernel's slots (host figures only).
+    pub containers_overflow: usize,
     pub counters: Counters,
     /// Drops by reason and kernel location.
     pub drops: Vec<(String, String, u64)>,
@@ -77,6 +83,17 @@ impl Exposition {
             ],
             histogram: h,
         }
+    }
+
+    /// The labels of a container: its name, and its pod and the pod's
+    /// namespace (empty outside Kubernetes).
+    pub fn container_labels(name: &str, pod: Option<&(String, String)>) -> Labels {
+        let (pod, namespace) = pod.cloned().unwrap_or_default();
+        vec![
+            ("container", name.to_string()),
+            ("pod", pod),
+            ("namespace", namespace),
+        ]
     }
 
     pub fn class_series(class: Class, h: Histogram) -> Series {
@@ -232,6 +249,26 @@ impl Collector for Exposition {
             "Delay from raising the NET_RX softirq to running it, per CPU",
             &self.softirq,
         )?;
+        encode_histograms(
+            e,
+            "prism_container_stage_latency",
+            "The same per local container, its journeys told apart by address from their \
+             first hit (labels container, pod, namespace; pod and namespace empty outside Kubernetes)",
+            &self.container_stages,
+        )?;
+        encode_histograms(
+            e,
+            "prism_container_receive_latency",
+            "Whole receive journeys per local container and class",
+            &self.container_receive_total,
+        )?;
+        encode_gauge(
+            e,
+            "prism_containers_overflow",
+            "Local containers beyond the 63 the kernel times one by one (in the host's figures only)",
+            Vec::new(),
+            self.containers_overflow as i64,
+        )?;
         for (i, name) in COUNTER_NAMES.iter().enumerate() {
             let i = i as u32;
             if i == counter::DELIVERED_BYTES || i == counter::DELIVERED_BYTES + 1 {
@@ -346,6 +383,23 @@ mod tests {
                 histogram(&[2_000, 3_000]),
             )],
             receive_total: vec![Exposition::class_series(Class::High, histogram(&[9_000]))],
+            container_stages: vec![Series {
+                labels: [
+                    Exposition::container_labels(
+                        "web-0",
+                        Some(&("web-0".to_string(), "shop".to_string())),
+                    ),
+                    Exposition::stage_series(
+                        Direction::Tx,
+                        "veth",
+                        Class::High,
+                        Histogram::default(),
+                    )
+                    .labels,
+                ]
+                .concat(),
+                histogram: histogram(&[700]),
+            }],
             drops: vec![("NO_SOCKET".into(), "udp_rcv+0x10".into(), 3)],
             datapath: Some(vec![DatapathCount {
                 direction: "rx",
@@ -370,6 +424,8 @@ mod tests {
             "prism_datapath_enabled{node=\"node-1\"} 1",
             "prism_datapath_packets_total{node=\"node-1\",direction=\"rx\",reason=\"redirected\",class=\"high\"} 7",
             "prism_tracker_journeys_total{node=\"node-1\"} 0",
+            "prism_container_stage_latency_seconds_count{node=\"node-1\",container=\"web-0\",pod=\"web-0\",namespace=\"shop\",direction=\"tx\",stage=\"veth\",class=\"high\"} 1",
+            "prism_containers_overflow{node=\"node-1\"} 0",
             "prism_delivered_bytes_total{node=\"node-1\",class=\"low\"} 0",
         ] {
             assert!(

@@ -9,7 +9,8 @@ use std::{process::ExitCode, time::Duration, time::Instant};
 use anyhow::{Context, Result};
 use prism_kernel::caps::{CapSet, require};
 use prism_probes::{
-    collector::CollectorConfig,
+    collector::{Collector, CollectorConfig},
+    histogram::Histogram,
     sampler::Sampler,
     snapshot::{Class, Snapshot},
     stages::{Direction, Stage},
@@ -41,6 +42,7 @@ pub fn run(args: MetricsArgs) -> Result<ExitCode> {
         namespaces: args.scope.namespaces.clone(),
         vxlan_ports: args.scope.vxlan_ports.clone(),
         profile: args.scope.profile.unwrap_or_default(),
+        per_container: true,
         ..Default::default()
     })?;
     let node = match args.node {
@@ -117,22 +119,27 @@ fn header(name: &str, value: &str) -> Header {
 fn gather(sampler: &mut Sampler, node: &str) -> Result<Exposition> {
     let now = sampler.sample()?;
     let c = sampler.collector();
-    let mut stages = Vec::new();
-    for direction in [Direction::Rx, Direction::Tx] {
-        for stage in Stage::of(direction).filter(|s| c.present(*s)) {
-            for class in Class::ALL {
-                stages.push(Exposition::stage_series(
-                    direction,
-                    stage.name(),
-                    class,
-                    now.stage(stage, class),
-                ));
-            }
-        }
-    }
+    let stages = stages_of(c, |stage, class| now.stage(stage, class));
     let receive_total = Class::ALL
         .map(|class| Exposition::class_series(class, now.receive_total(class).clone()))
         .to_vec();
+    let mut container_stages = Vec::new();
+    let mut container_receive_total = Vec::new();
+    for f in now.containers.values() {
+        let labels = Exposition::container_labels(&f.name, f.pod.as_ref());
+        for s in stages_of(c, |stage, class| f.stage(stage, class)) {
+            container_stages.push(Series {
+                labels: [labels.clone(), s.labels].concat(),
+                histogram: s.histogram,
+            });
+        }
+        for class in Class::ALL {
+            container_receive_total.push(Series {
+                labels: [labels.clone(), vec![("class", class.name().to_string())]].concat(),
+                histogram: f.receive_total[class.id() as usize].clone(),
+            });
+        }
+    }
     let softirq = now
         .softirq
         .iter()
@@ -150,10 +157,31 @@ fn gather(sampler: &mut Sampler, node: &str) -> Result<Exposition> {
         stages,
         receive_total,
         softirq,
+        container_stages,
+        container_receive_total,
+        containers_overflow: c.containers_overflow(),
         counters: now.counters,
         drops: drops(sampler, &now),
         datapath: datapath(),
     })
+}
+
+/// A series per stage this host has, both directions and classes.
+fn stages_of(c: &Collector, hist: impl Fn(Stage, Class) -> Histogram) -> Vec<Series> {
+    let mut out = Vec::new();
+    for direction in [Direction::Rx, Direction::Tx] {
+        for stage in Stage::of(direction).filter(|s| c.present(*s)) {
+            for class in Class::ALL {
+                out.push(Exposition::stage_series(
+                    direction,
+                    stage.name(),
+                    class,
+                    hist(stage, class),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Drops by reason and location since attach.

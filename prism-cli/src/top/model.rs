@@ -345,6 +345,7 @@ pub mod fixtures {
             }],
             counters: Counters::default(),
             low_sampled_one_in: None,
+            containers: Vec::new(),
         }
     }
 

@@ -66,7 +66,9 @@ pub struct ProbeConfig {
     /// Low-class journeys each CPU times per second (see [`sampling`]);
     /// 0: every one.
     pub low_per_cpu_per_sec: u32,
-    pub _pad: u32,
+    /// 1: journeys are also timed per container (`CONTAINER_HISTS`), the
+    /// container found by the inner addresses in `CONTAINER_IPS`.
+    pub per_container: u32,
     /// A gap longer than this ends a journey: the skb address was reused.
     pub stale_ns: u64,
 }
@@ -78,7 +80,7 @@ impl Default for ProbeConfig {
             events_sample: 0,
             rx_starts_at_rcv: 0,
             low_per_cpu_per_sec: 0,
-            _pad: 0,
+            per_container: 0,
             stale_ns: 1_000_000_000,
         }
     }
@@ -161,7 +163,10 @@ pub struct SkbState {
     pub class: u8,
     /// This journey's packets go to the event stream.
     pub sampled: u8,
-    pub _pad: u8,
+    /// The container's slot in `CONTAINER_HISTS` (see
+    /// [`CONTAINER_SLOTS`]); 0: none (host traffic, or per-container
+    /// figures off).
+    pub container: u8,
     /// How many journeys this one stands for: 1, or N for a low-class
     /// journey sampled 1 in N (its histogram counts are scaled by N).
     pub weight: u32,
@@ -169,6 +174,25 @@ pub struct SkbState {
     /// has not. A journey that began on transmit in the same kernel (the
     /// lab's veth wire) goes on into receive with this reset.
     pub rx_start_ns: u64,
+}
+
+/// Containers timed one by one: slot 0 means none, so 63 at most; more
+/// are counted in the host's figures only. Each slot has a histogram per
+/// stage and class (`CONTAINER_HISTS[slot * MAX_STAGES * CLASSES + stage *
+/// CLASSES + class]`), one array for all CPUs, updated with atomic adds:
+/// per-CPU copies would take this times the number of CPUs.
+pub const CONTAINER_SLOTS: u32 = 64;
+
+/// `CONTAINER_IPS`'s key: an inner address as the classifier's flow holds
+/// it, in the namespace of the device a journey starts on (the underlay's
+/// for receive, the container's for transmit), so that overlays with the
+/// same pod addresses on one host (two kind clusters, two labs) stay apart.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContainerKey {
+    pub netns_inum: u32,
+    pub _pad: u32,
+    pub addr: [u64; 2],
 }
 
 pub const CLASS_LOW: u8 = 0;
@@ -295,6 +319,7 @@ mod pod {
     unsafe impl aya::Pod for super::Event {}
     unsafe impl aya::Pod for super::NapiStats {}
     unsafe impl aya::Pod for super::DropKey {}
+    unsafe impl aya::Pod for super::ContainerKey {}
     unsafe impl aya::Pod for super::Hist {}
 }
 

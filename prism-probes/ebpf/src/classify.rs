@@ -2,12 +2,12 @@
 //! skb (through a VXLAN header if there is one) and match the rules.
 
 use aya_ebpf::{helpers::bpf_probe_read_kernel_buf, macros::map, maps::PerCpuArray};
-use prism_probes_common::{CLASS_HIGH, CLASS_LOW, counter};
+use prism_probes_common::{CLASS_HIGH, CLASS_LOW, ContainerKey, counter};
 use prism_rules::FlowKey;
 
 use crate::{
     kernel::{config, field, offsets, read},
-    maps::{RULE_FLOW, count, rule_flow_is_high},
+    maps::{CONTAINER_IPS, RULE_FLOW, count, rule_flow_is_high},
 };
 
 /// The headers of the common case, copied with one helper call: outer
@@ -30,22 +30,50 @@ const UDP_LEN: usize = 8;
 const PROTO_UDP: u8 = 17;
 const PROTO_TCP: u8 = 6;
 
-/// The class of the packet in `skb`. Not inlined: as a BPF subprogram it
-/// gets a stack frame of its own and is verified once.
+/// The class of the packet in `skb` (low byte) and its container's slot
+/// (next byte; 0: none or not asked for). Not inlined: as a BPF
+/// subprogram it gets a stack frame of its own and is verified once.
 #[inline(never)]
-pub fn class_of(skb: *const u8) -> u8 {
+pub fn class_of(skb: *const u8) -> u32 {
     let Some(flow) = RULE_FLOW.get_ptr_mut(0) else {
-        return CLASS_LOW;
+        return CLASS_LOW as u32;
     };
-    if !parse_flow(skb, unsafe { &mut *flow }) {
+    let flow = unsafe { &mut *flow };
+    if !parse_flow(skb, flow) {
         count(counter::UNPARSED);
-        return CLASS_LOW;
+        return CLASS_LOW as u32;
     }
-    if rule_flow_is_high() {
+    let class = if rule_flow_is_high() {
         CLASS_HIGH
     } else {
         CLASS_LOW
+    };
+    (class as u32) | (container_of(skb, flow) as u32) << 8
+}
+
+/// The local container a flow is to (receive) or from (transmit), by its
+/// address in the namespace of the device the packet is on.
+#[inline(always)]
+fn container_of(skb: *const u8, flow: &FlowKey) -> u8 {
+    if config().per_container == 0 {
+        return 0;
     }
+    let off = offsets();
+    let dev: *const u8 = field(skb, off.skb_dev);
+    if dev.is_null() {
+        return 0;
+    }
+    let net: *const u8 = field(dev, off.netdev_net);
+    let mut key = ContainerKey {
+        netns_inum: field(net, off.net_inum),
+        _pad: 0,
+        addr: flow.dst,
+    };
+    if let Some(slot) = unsafe { CONTAINER_IPS.get(&key) } {
+        return *slot;
+    }
+    key.addr = flow.src;
+    unsafe { CONTAINER_IPS.get(&key) }.copied().unwrap_or(0)
 }
 
 /// Fills `flow` with the packet's inner flow: through VXLAN when the outer

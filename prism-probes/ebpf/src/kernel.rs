@@ -31,7 +31,7 @@ static PROBE_CONFIG: ProbeConfig = ProbeConfig {
     events_sample: 0,
     rx_starts_at_rcv: 0,
     low_per_cpu_per_sec: 0,
-    _pad: 0,
+    per_container: 0,
     stale_ns: 1_000_000_000,
 };
 
@@ -81,6 +81,21 @@ pub fn addr_of(p: *const u8) -> u64 {
         );
     }
     low
+}
+
+/// `*p += v` as one atomic instruction (BPF `XADD`, which every kernel
+/// verifies): core has no atomic read-modify-write for BPF, whose target
+/// lacks compare-and-swap.
+#[inline(always)]
+pub fn atomic_add(p: *mut u64, v: u64) {
+    unsafe {
+        core::arch::asm!(
+            "lock *(u64 *)({p} + 0) += {v}",
+            p = in(reg) p,
+            v = in(reg) v,
+            options(nostack),
+        );
+    }
 }
 
 /// Reads a `T` at `base + offset` in kernel memory that BTF does not type

@@ -2,10 +2,11 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{Array, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use prism_probes_common::{
-    Counters, DEVICE_SLOTS, DeviceKey, DeviceSlot, DropKey, Hist, NapiStats, SKB_SLOTS, SkbSlot,
+    CONTAINER_SLOTS, ContainerKey, Counters, DEVICE_SLOTS, DeviceKey, DeviceSlot, DropKey, Hist,
+    NapiStats, SKB_SLOTS, SkbSlot,
     points::{MAX_STAGES, STAGE_TABLE_SIZE},
     sampling::LowRate,
 };
@@ -35,6 +36,23 @@ pub static LOW_RATE: PerCpuArray<LowRate> = PerCpuArray::with_max_entries(1, 0);
 /// Stage latency histograms, slot `stage * CLASSES + class`.
 #[map]
 pub static HISTS: PerCpuArray<Hist> = PerCpuArray::with_max_entries(MAX_STAGES * 2, 0);
+
+/// `BPF_F_MMAPABLE`: userspace reads the per-container histograms from
+/// memory, not with a syscall per entry.
+const MMAPABLE: u32 = 1 << 10;
+
+/// Per-container stage histograms, slot `container * MAX_STAGES * 2 +
+/// stage * 2 + class`, shared by all CPUs (see
+/// [`prism_probes_common::CONTAINER_SLOTS`]); one entry when the figures
+/// are off.
+#[map]
+pub static CONTAINER_HISTS: Array<Hist> =
+    Array::with_max_entries(CONTAINER_SLOTS * MAX_STAGES * 2, MMAPABLE);
+
+/// A local container's inner address, where its journeys start -> its slot
+/// in `CONTAINER_HISTS`.
+#[map]
+pub static CONTAINER_IPS: HashMap<ContainerKey, u8> = HashMap::with_max_entries(2048, 0);
 
 // High-priority rules (`RULES`, `RULE_COUNT`), shared with the datapath.
 prism_rules::rule_maps!();

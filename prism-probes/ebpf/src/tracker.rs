@@ -11,19 +11,23 @@
 
 use aya_ebpf::helpers::{bpf_get_prandom_u32, bpf_get_smp_processor_id, bpf_ktime_get_ns};
 use prism_probes_common::{
-    CLASS_LOW, CLASS_PENDING, CLASS_UNSAMPLED, CLASSES, DEVICE_WAYS, EVENT_FIRST, Event, SkbSlot,
-    SkbState, counter, device_slot,
+    CLASS_LOW, CLASS_PENDING, CLASS_UNSAMPLED, CLASSES, DEVICE_WAYS, EVENT_FIRST, Event, Hist,
+    SkbSlot, SkbState, counter, device_slot,
+    hist::{BUCKETS, bucket_of},
     points::{
-        POINTS, RECEIVE_START_AT_RCV, RECEIVE_TOTAL, STAGE_PASS, STAGE_UNMAPPED, TRANSMIT_START,
-        event, is_journey_start, is_receive_start, point, role,
+        MAX_STAGES, POINTS, RECEIVE_START_AT_RCV, RECEIVE_TOTAL, STAGE_PASS, STAGE_UNMAPPED,
+        TRANSMIT_START, event, is_journey_start, is_receive_start, point, role,
     },
     skb_slot,
 };
 
 use crate::{
     classify::class_of,
-    kernel::{addr_of, config, field, offsets},
-    maps::{DEVICE_TABLE, EVENTS, HISTS, LOW_RATE, SKBS, SOCK_PENDING, STAGES, add, count},
+    kernel::{addr_of, atomic_add, config, field, offsets},
+    maps::{
+        CONTAINER_HISTS, DEVICE_TABLE, EVENTS, HISTS, LOW_RATE, SKBS, SOCK_PENDING, STAGES, add,
+        count,
+    },
 };
 
 const READ_POINT: u8 = point(event::READ, role::SOCKET);
@@ -109,7 +113,7 @@ pub fn gro_entered(skb: *const u8) {
             last_point: point,
             class: CLASS_PENDING,
             sampled: 0,
-            _pad: 0,
+            container: 0,
             weight: 1,
             rx_start_ns: now,
         };
@@ -190,8 +194,7 @@ fn track_at(point: u8, skb: *const u8, key: u64, state: &mut SkbState, may_start
         if skb.is_null() {
             return;
         }
-        let class = class_of(skb);
-        if !begin(state, key, class) {
+        if !begin(state, key, class_of(skb)) {
             return;
         }
         next_ns = unsafe { bpf_ktime_get_ns() };
@@ -238,7 +241,7 @@ fn start(point: u8, skb: *const u8, key: u64) {
         last_point: point,
         class: CLASS_PENDING,
         sampled: 0,
-        _pad: 0,
+        container: 0,
         weight: 1,
         rx_start_ns: if receive_start(point) { first_ns } else { 0 },
     };
@@ -246,11 +249,13 @@ fn start(point: u8, skb: *const u8, key: u64) {
     begin(&mut slot.state, key, class);
 }
 
-/// Gives a journey its packet's class, draws whether a low-class one is
-/// timed (false: it is left out) and whether it goes to the event stream,
-/// and emits its first event.
+/// Gives a journey its packet's class and container (`class_of`'s
+/// answer), draws whether a low-class one is timed (false: it is left out)
+/// and whether it goes to the event stream, and emits its first event.
 #[inline(always)]
-fn begin(state: &mut SkbState, key: u64, class: u8) -> bool {
+fn begin(state: &mut SkbState, key: u64, found: u32) -> bool {
+    let class = found as u8;
+    state.container = (found >> 8) as u8;
     let mut weight = 1;
     if class == CLASS_LOW {
         count(counter::LOW_JOURNEYS);
@@ -368,6 +373,27 @@ fn record(stage: u8, state: &SkbState, delta: u64) {
     let slot = stage as u32 * CLASSES as u32 + (state.class & 1) as u32;
     if let Some(h) = HISTS.get_ptr_mut(slot) {
         unsafe { (*h).record_weighted(delta, state.weight as u64) }
+    }
+    if config().per_container != 0 && state.container != 0 {
+        let slot = state.container as u32 * MAX_STAGES * CLASSES as u32 + slot;
+        if let Some(h) = CONTAINER_HISTS.get_ptr_mut(slot) {
+            record_shared(h, delta, state.weight as u64);
+        }
+    }
+}
+
+/// `Hist::record_weighted` on a histogram every CPU updates: atomic adds;
+/// the maximum is a racy compare, a value some CPU saw.
+#[inline(always)]
+fn record_shared(h: *mut Hist, v: u64, weight: u64) {
+    let i = bucket_of(v) & (BUCKETS - 1);
+    unsafe {
+        atomic_add(&raw mut (*h).count, weight);
+        atomic_add(&raw mut (*h).sum_ns, v * weight);
+        atomic_add(&raw mut (*h).buckets[i], weight);
+        if v > (*h).max_ns {
+            (*h).max_ns = v;
+        }
     }
 }
 
