@@ -17,6 +17,7 @@ use prism_probes_common::{
     CLASSES, CONTAINER_SLOTS, ContainerKey, DEVICE_SLOTS, DEVICE_WAYS, DeviceEntry, DeviceKey,
     DeviceSlot, DropKey, Event, Hist, KERNEL_OFFSETS_GLOBAL, NapiStats, PROBE_CONFIG_GLOBAL,
     ProbeConfig, VXLAN_PORTS, device_slot,
+    hist::BUCKETS,
     points::{MAX_STAGES, RECEIVE_TOTAL, STAGE_TABLE_SIZE},
 };
 use prism_rules::{Rule, RuleSet};
@@ -358,7 +359,8 @@ impl Collector {
         } else {
             1
         };
-        loader.map_max_entries("CONTAINER_HISTS", container_hists);
+        loader.map_max_entries("CONTAINER_SUMS", container_hists);
+        loader.map_max_entries("CONTAINER_BUCKETS", container_hists * BUCKETS as u32);
         if share {
             loader.map_pin_path("RULES", shared.join("RULES"));
             loader.map_pin_path("RULE_COUNT", shared.join("RULE_COUNT"));
@@ -416,13 +418,15 @@ impl Collector {
         let per_container = match config.per_container {
             false => None,
             true => {
-                let map = ebpf
-                    .map("CONTAINER_HISTS")
-                    .context("CONTAINER_HISTS map missing")?;
-                let aya::maps::Map::Array(data) = map else {
-                    bail!("CONTAINER_HISTS is not an array");
+                let array = |name: &str| match ebpf.map(name) {
+                    Some(aya::maps::Map::Array(data)) => Ok(data.fd()),
+                    _ => Err(anyhow::anyhow!("{name}: no such array map")),
                 };
-                let hists = SharedHists::map(data.fd(), container_hists as usize)?;
+                let hists = SharedHists::map(
+                    array("CONTAINER_SUMS")?,
+                    array("CONTAINER_BUCKETS")?,
+                    container_hists as usize,
+                )?;
                 Some((hists, Slots::default()))
             }
         };

@@ -4,18 +4,22 @@
 //! container from its flow at the first hit and every stage of the
 //! journey counts for it, those before its veth included.
 //!
-//! The histograms are one array shared by all CPUs (see
-//! [`prism_probes_common::CONTAINER_SLOTS`]), mapped into this process:
-//! a reading copies memory instead of making a syscall per entry.
+//! The histograms are two arrays shared by all CPUs, counts and sums in
+//! one and buckets in the other (see
+//! [`prism_probes_common::CONTAINER_SLOTS`] and `ContainerSums`), mapped
+//! into this process: a reading copies memory instead of making a syscall
+//! per entry.
 
 use std::{
     collections::BTreeMap,
     net::Ipv4Addr,
-    os::fd::{AsFd, AsRawFd},
+    os::fd::{AsFd, AsRawFd, BorrowedFd},
 };
 
-use anyhow::{Context, Result, bail};
-use prism_probes_common::{CLASSES, CONTAINER_SLOTS, ContainerKey, Hist, points::MAX_STAGES};
+use anyhow::{Result, bail};
+use prism_probes_common::{
+    CLASSES, CONTAINER_SLOTS, ContainerKey, ContainerSums, hist::BUCKETS, points::MAX_STAGES,
+};
 
 use crate::{histogram::Histogram, snapshot::Class, stages::Stage};
 
@@ -114,22 +118,17 @@ impl Slots {
     }
 }
 
-/// `CONTAINER_HISTS` mapped into this process.
-pub struct SharedHists {
-    base: *mut Hist,
+/// One mmapable array map of `len` entries of `T`, mapped into this process.
+struct Mapped<T> {
+    base: *mut T,
     len: usize,
     bytes: usize,
 }
 
-// The mapping is plain memory owned by this value; the kernel writes it
-// concurrently, which readers accept as they do for per-CPU maps.
-unsafe impl Send for SharedHists {}
-
-impl SharedHists {
-    /// Maps the array behind `fd` (`BPF_F_MMAPABLE`, `len` entries).
-    pub fn map(fd: impl AsFd, len: usize) -> Result<Self> {
+impl<T> Mapped<T> {
+    fn map(fd: BorrowedFd, len: usize) -> Result<Self> {
         let page = 4096;
-        let bytes = (len * std::mem::size_of::<Hist>()).div_ceil(page) * page;
+        let bytes = (len * std::mem::size_of::<T>()).div_ceil(page) * page;
         // SAFETY: a shared mapping of a BPF array map; checked below.
         let base = unsafe {
             libc::mmap(
@@ -137,7 +136,7 @@ impl SharedHists {
                 bytes,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED,
-                fd.as_fd().as_raw_fd(),
+                fd.as_raw_fd(),
                 0,
             )
         };
@@ -152,54 +151,102 @@ impl SharedHists {
         })
     }
 
-    fn at(&self, slot: u8, stage: u8, class: usize) -> Option<*mut Hist> {
-        let i = slot as usize * PER_SLOT + stage as usize * CLASSES + class;
+    fn at(&self, i: usize) -> Option<*mut T> {
         (i < self.len).then(|| unsafe { self.base.add(i) })
+    }
+
+    /// A racy copy of entry `i` (plain integers the kernel updates).
+    fn get(&self, i: usize) -> Option<T> {
+        self.at(i).map(|p| unsafe { std::ptr::read_volatile(p) })
+    }
+
+    fn set(&self, i: usize, v: T) {
+        if let Some(p) = self.at(i) {
+            unsafe { std::ptr::write_volatile(p, v) }
+        }
+    }
+}
+
+impl<T> Drop for Mapped<T> {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `map`, unmapped once.
+        unsafe { libc::munmap(self.base.cast(), self.bytes) };
+    }
+}
+
+/// `CONTAINER_SUMS` and `CONTAINER_BUCKETS` mapped into this process.
+pub struct SharedHists {
+    sums: Mapped<ContainerSums>,
+    buckets: Mapped<u64>,
+}
+
+// Plain memory owned by this value; the kernel writes it concurrently,
+// which readers accept as they do for per-CPU maps.
+unsafe impl Send for SharedHists {}
+
+impl SharedHists {
+    /// Maps the two arrays (`BPF_F_MMAPABLE`), `len` histograms.
+    pub fn map(sums: impl AsFd, buckets: impl AsFd, len: usize) -> Result<Self> {
+        Ok(Self {
+            sums: Mapped::map(sums.as_fd(), len)?,
+            buckets: Mapped::map(buckets.as_fd(), len * BUCKETS)?,
+        })
+    }
+
+    fn histogram(&self, i: usize) -> Histogram {
+        let Some(s) = self.sums.get(i) else {
+            return Histogram::default();
+        };
+        let buckets = (0..BUCKETS)
+            .map(|b| self.buckets.get(i * BUCKETS + b).unwrap_or(0))
+            .collect();
+        Histogram {
+            count: s.count,
+            sum_ns: s.sum_ns,
+            max_ns: s.max_ns,
+            buckets,
+        }
     }
 
     /// One slot's histograms of the stages in `Stage::ALL` and of whole
     /// receive journeys (empty ones left out).
     pub fn read(&self, slot: u8) -> (BTreeMap<(Stage, Class), Histogram>, [Histogram; 2]) {
-        let read = |stage: u8, class: Class| {
-            self.at(slot, stage, class.id() as usize)
-                .map(|p| {
-                    // SAFETY: in bounds; a racy copy of plain integers.
-                    let h = unsafe { std::ptr::read_volatile(p) };
-                    Histogram::from_per_cpu([&h])
-                })
-                .unwrap_or_default()
+        let at = |stage: u8, class: Class| {
+            slot as usize * PER_SLOT + stage as usize * CLASSES + class.id() as usize
         };
         let mut stages = BTreeMap::new();
         for stage in Stage::ALL {
             for class in Class::ALL {
-                let h = read(stage.id(), class);
-                if h.count > 0 {
-                    stages.insert((stage, class), h);
+                let i = at(stage.id(), class);
+                // The count first: most stages of most containers are empty.
+                if self.sums.get(i).is_some_and(|s| s.count > 0) {
+                    stages.insert((stage, class), self.histogram(i));
                 }
             }
         }
         let total = prism_probes_common::points::RECEIVE_TOTAL;
-        (stages, [read(total, Class::Low), read(total, Class::High)])
+        (
+            stages,
+            [
+                self.histogram(at(total, Class::Low)),
+                self.histogram(at(total, Class::High)),
+            ],
+        )
     }
 
     /// Zeroes a slot before another container takes it.
     pub fn zero(&self, slot: u8) -> Result<()> {
-        for i in 0..PER_SLOT {
-            let p = self
-                .at(slot, 0, i)
-                .context("a container slot past the array")?;
-            // SAFETY: in bounds; the slot has no container, so no program
-            // writes it.
-            unsafe { std::ptr::write_volatile(p, Hist::default()) };
+        let first = slot as usize * PER_SLOT;
+        if first + PER_SLOT > self.sums.len {
+            bail!("container slot {slot} is past the array");
+        }
+        for i in first..first + PER_SLOT {
+            self.sums.set(i, ContainerSums::default());
+            for b in 0..BUCKETS {
+                self.buckets.set(i * BUCKETS + b, 0);
+            }
         }
         Ok(())
-    }
-}
-
-impl Drop for SharedHists {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `map`, unmapped once.
-        unsafe { libc::munmap(self.base.cast(), self.bytes) };
     }
 }
 

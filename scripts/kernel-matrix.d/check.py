@@ -171,6 +171,24 @@ def main():
         for direction in ("rx", "tx"):
             fast = totals.get((direction, "fast"), 0)
             c.check(f"stat {direction}: no fast-path packet while off", fast == 0, str(fast))
+        # --by container: each lab container counts its half (requests on
+        # one side, replies on the other) at a stage before its veth and
+        # at one after.
+        per = {}
+        for line in lines:
+            for box in line.get("containers", []):
+                for row in box["stages"]:
+                    if row["class"] == "high":
+                        key = (box["name"], row["direction"], row["stage"])
+                        per[key] = per.get(key, 0) + row["latency"]["count"]
+        names = sorted({k[0] for k in per})
+        for direction, stage in (("rx", "vxlan"), ("rx", "socket"), ("tx", "veth"), ("tx", "wire")):
+            counts = [per.get((n, direction, stage), 0) for n in names]
+            c.check(
+                f"stat --by container {direction} {stage}: the two containers count {sent} each",
+                len(names) == 2 and counts == [sent, sent],
+                f"{dict(zip(names, counts))}",
+            )
         banner = data.get("stat.err", "")
         for f in fallbacks:
             c.check(f"stat names the fallback doctor named: {f}", f in banner)

@@ -57,6 +57,69 @@ impl Node {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Starts this node's dockerd in its namespace and waits until it answers.
+    fn start(&mut self) {
+        let n = self;
+        for sub in ["data", "exec"] {
+            std::fs::create_dir_all(n.dir.join(sub)).unwrap();
+        }
+        let log = std::fs::File::create(n.dir.join("dockerd.log")).unwrap();
+        let child = Command::new("nsenter")
+            .arg(format!("--net={}", netns::path_of(&n.ns).display()))
+            .arg(DOCKERD)
+            .arg("--data-root")
+            .arg(n.dir.join("data"))
+            .arg("--exec-root")
+            .arg(n.dir.join("exec"))
+            .arg("--pidfile")
+            .arg(n.dir.join("dockerd.pid"))
+            .args(["-H", &n.socket()])
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--storage-driver=vfs",
+            ])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start dockerd");
+        n.daemon = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ok = Command::new(DOCKER)
+                .arg("-H")
+                .arg(n.socket())
+                .arg("info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dockerd in {} did not come up: {}",
+                n.ns,
+                std::fs::read_to_string(n.dir.join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Stops the daemon and removes what it left: its sandboxes' mounts
+    /// (after a crash) and the node's namespace.
+    fn teardown(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            stop(&mut daemon);
+        }
+        for path in nsfs_mounts_under(&self.dir) {
+            let _ = nix::mount::umount2(&path, nix::mount::MntFlags::MNT_DETACH);
+        }
+        let _ = netns::delete(&self.ns);
+    }
+
     fn docker_quiet(&self, args: &[&str]) {
         let _ = Command::new(DOCKER)
             .arg("-H")
@@ -127,8 +190,8 @@ impl Swarm {
             })
             .unwrap();
         }
-        for i in 0..self.nodes.len() {
-            self.start_daemon(i);
+        for n in &mut self.nodes {
+            n.start();
         }
         let manager = &self.nodes[0];
         manager.docker(&["swarm", "init", "--advertise-addr", &manager.ip.to_string()]);
@@ -207,56 +270,6 @@ impl Swarm {
         }
     }
 
-    fn start_daemon(&mut self, i: usize) {
-        let n = &mut self.nodes[i];
-        for sub in ["data", "exec"] {
-            std::fs::create_dir_all(n.dir.join(sub)).unwrap();
-        }
-        let log = std::fs::File::create(n.dir.join("dockerd.log")).unwrap();
-        let child = Command::new("nsenter")
-            .arg(format!("--net={}", netns::path_of(&n.ns).display()))
-            .arg(DOCKERD)
-            .arg("--data-root")
-            .arg(n.dir.join("data"))
-            .arg("--exec-root")
-            .arg(n.dir.join("exec"))
-            .arg("--pidfile")
-            .arg(n.dir.join("dockerd.pid"))
-            .args(["-H", &n.socket()])
-            .args([
-                "--iptables=false",
-                "--ip6tables=false",
-                "--bridge=none",
-                "--storage-driver=vfs",
-            ])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start dockerd");
-        n.daemon = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ok = Command::new(DOCKER)
-                .arg("-H")
-                .arg(n.socket())
-                .arg("info")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "dockerd in {} did not come up: {}",
-                n.ns,
-                std::fs::read_to_string(n.dir.join("dockerd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
     /// The swarm's namespaces as paths: the nodes, and every namespace
     /// under each daemon's exec root (network sandboxes, containers).
     pub fn namespaces(&self) -> Vec<String> {
@@ -282,16 +295,55 @@ impl Drop for Swarm {
             n.docker_quiet(&["swarm", "leave", "--force"]);
         }
         for n in &mut self.nodes {
-            if let Some(mut daemon) = n.daemon.take() {
-                stop(&mut daemon);
-            }
-            // The daemon unmounts its sandboxes; whatever a crash left is
-            // unmounted here.
-            for path in nsfs_mounts_under(&n.dir) {
-                let _ = nix::mount::umount2(&path, nix::mount::MntFlags::MNT_DETACH);
-            }
-            let _ = netns::delete(&n.ns);
+            n.teardown();
         }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// One dockerd alone in a namespace of its own (no swarm): for running an
+/// image with that namespace as its host network.
+pub struct Standalone {
+    pub node: Node,
+    root: PathBuf,
+}
+
+impl Standalone {
+    pub fn up(tag: &str) -> Self {
+        super::require_root();
+        assert!(
+            Path::new(DOCKERD).exists(),
+            "dockerd is not installed: scripts/setup installs Debian's docker.io"
+        );
+        let name = super::unique_name(tag);
+        let root = std::env::temp_dir().join(format!("prism-{name}"));
+        let mut d = Standalone {
+            node: Node {
+                ns: format!("{name}n1"),
+                ip: Ipv4Addr::LOCALHOST,
+                dir: root.join("node1"),
+                daemon: None,
+            },
+            root,
+        };
+        netns::create(&d.node.ns).unwrap();
+        rtnl::run_in(Some(&d.node.ns), |nl| async move {
+            nl.configure("lo", LinkChange::up()).await
+        })
+        .unwrap();
+        d.node.start();
+        d
+    }
+
+    /// The `docker` command for this daemon.
+    pub fn client(&self) -> String {
+        format!("{DOCKER} -H {}", self.node.socket())
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        self.node.teardown();
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }

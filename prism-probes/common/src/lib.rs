@@ -183,6 +183,18 @@ pub struct SkbState {
 /// per-CPU copies would take this times the number of CPUs.
 pub const CONTAINER_SLOTS: u32 = 64;
 
+/// A container histogram's count, sum and maximum (`CONTAINER_SUMS`); its
+/// buckets are entries of `CONTAINER_BUCKETS` of their own, so that every
+/// atomic add is at offset 0 of a pointer the map lookup returned (5.10's
+/// and 6.1's verifiers lost the type of a pointer into a bucket array).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContainerSums {
+    pub count: u64,
+    pub sum_ns: u64,
+    pub max_ns: u64,
+}
+
 /// `CONTAINER_IPS`'s key: an inner address as the classifier's flow holds
 /// it, in the namespace of the device a journey starts on (the underlay's
 /// for receive, the container's for transmit), so that overlays with the
@@ -320,6 +332,7 @@ mod pod {
     unsafe impl aya::Pod for super::NapiStats {}
     unsafe impl aya::Pod for super::DropKey {}
     unsafe impl aya::Pod for super::ContainerKey {}
+    unsafe impl aya::Pod for super::ContainerSums {}
     unsafe impl aya::Pod for super::Hist {}
 }
 

@@ -5,8 +5,9 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use prism_probes_common::{
-    CONTAINER_SLOTS, ContainerKey, Counters, DEVICE_SLOTS, DeviceKey, DeviceSlot, DropKey, Hist,
-    NapiStats, SKB_SLOTS, SkbSlot,
+    CONTAINER_SLOTS, ContainerKey, ContainerSums, Counters, DEVICE_SLOTS, DeviceKey, DeviceSlot,
+    DropKey, Hist, NapiStats, SKB_SLOTS, SkbSlot,
+    hist::BUCKETS,
     points::{MAX_STAGES, STAGE_TABLE_SIZE},
     sampling::LowRate,
 };
@@ -41,13 +42,18 @@ pub static HISTS: PerCpuArray<Hist> = PerCpuArray::with_max_entries(MAX_STAGES *
 /// memory, not with a syscall per entry.
 const MMAPABLE: u32 = 1 << 10;
 
-/// Per-container stage histograms, slot `container * MAX_STAGES * 2 +
-/// stage * 2 + class`, shared by all CPUs (see
-/// [`prism_probes_common::CONTAINER_SLOTS`]); one entry when the figures
-/// are off.
+/// Per-container stage histograms' counts, sums and maxima, slot
+/// `container * MAX_STAGES * 2 + stage * 2 + class`, shared by all CPUs
+/// (see [`prism_probes_common::CONTAINER_SLOTS`]); one entry when the
+/// figures are off.
 #[map]
-pub static CONTAINER_HISTS: Array<Hist> =
+pub static CONTAINER_SUMS: Array<ContainerSums> =
     Array::with_max_entries(CONTAINER_SLOTS * MAX_STAGES * 2, MMAPABLE);
+
+/// Their buckets, entry `slot * BUCKETS + bucket`.
+#[map]
+pub static CONTAINER_BUCKETS: Array<u64> =
+    Array::with_max_entries(CONTAINER_SLOTS * MAX_STAGES * 2 * BUCKETS as u32, MMAPABLE);
 
 /// A local container's inner address, where its journeys start -> its slot
 /// in `CONTAINER_HISTS`.

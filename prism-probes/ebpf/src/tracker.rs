@@ -11,8 +11,8 @@
 
 use aya_ebpf::helpers::{bpf_get_prandom_u32, bpf_get_smp_processor_id, bpf_ktime_get_ns};
 use prism_probes_common::{
-    CLASS_LOW, CLASS_PENDING, CLASS_UNSAMPLED, CLASSES, DEVICE_WAYS, EVENT_FIRST, Event, Hist,
-    SkbSlot, SkbState, counter, device_slot,
+    CLASS_LOW, CLASS_PENDING, CLASS_UNSAMPLED, CLASSES, DEVICE_WAYS, EVENT_FIRST, Event, SkbSlot,
+    SkbState, counter, device_slot,
     hist::{BUCKETS, bucket_of},
     points::{
         MAX_STAGES, POINTS, RECEIVE_START_AT_RCV, RECEIVE_TOTAL, STAGE_PASS, STAGE_UNMAPPED,
@@ -25,8 +25,8 @@ use crate::{
     classify::class_of,
     kernel::{addr_of, atomic_add, config, field, offsets},
     maps::{
-        CONTAINER_HISTS, DEVICE_TABLE, EVENTS, HISTS, LOW_RATE, SKBS, SOCK_PENDING, STAGES, add,
-        count,
+        CONTAINER_BUCKETS, CONTAINER_SUMS, DEVICE_TABLE, EVENTS, HISTS, LOW_RATE, SKBS,
+        SOCK_PENDING, STAGES, add, count,
     },
 };
 
@@ -375,25 +375,32 @@ fn record(stage: u8, state: &SkbState, delta: u64) {
         unsafe { (*h).record_weighted(delta, state.weight as u64) }
     }
     if config().per_container != 0 && state.container != 0 {
-        let slot = state.container as u32 * MAX_STAGES * CLASSES as u32 + slot;
-        if let Some(h) = CONTAINER_HISTS.get_ptr_mut(slot) {
-            record_shared(h, delta, state.weight as u64);
-        }
+        record_container(
+            state.container as u32 * MAX_STAGES * CLASSES as u32 + slot,
+            delta,
+            state.weight as u64,
+        );
     }
 }
 
-/// `Hist::record_weighted` on a histogram every CPU updates: atomic adds;
-/// the maximum is a racy compare, a value some CPU saw.
+/// Adds a stage time to a container's histogram, which every CPU
+/// updates: atomic adds, each at offset 0 or a fixed field of a pointer a
+/// lookup just returned; the maximum is a racy compare, a value some CPU
+/// saw.
 #[inline(always)]
-fn record_shared(h: *mut Hist, v: u64, weight: u64) {
-    let i = bucket_of(v) & (BUCKETS - 1);
-    unsafe {
-        atomic_add(&raw mut (*h).count, weight);
-        atomic_add(&raw mut (*h).sum_ns, v * weight);
-        atomic_add(&raw mut (*h).buckets[i], weight);
-        if v > (*h).max_ns {
-            (*h).max_ns = v;
+fn record_container(slot: u32, v: u64, weight: u64) {
+    if let Some(sums) = CONTAINER_SUMS.get_ptr_mut(slot) {
+        unsafe {
+            atomic_add(&raw mut (*sums).count, weight);
+            atomic_add(&raw mut (*sums).sum_ns, v * weight);
+            if v > (*sums).max_ns {
+                (*sums).max_ns = v;
+            }
         }
+    }
+    let bucket = slot * BUCKETS as u32 + (bucket_of(v) & (BUCKETS - 1)) as u32;
+    if let Some(n) = CONTAINER_BUCKETS.get_ptr_mut(bucket) {
+        atomic_add(n, weight);
     }
 }
 
