@@ -116,28 +116,37 @@ impl Exposition {
     }
 }
 
+/// How finely a family's buckets are exported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Every Prism bucket: four per power of two (the host's families).
+    Fine,
+    /// One per power of two: per-container families, which a node with
+    /// dozens of containers multiplies.
+    Coarse,
+}
+
 /// `(le in seconds, count)` per bucket at Prism's bounds from
 /// [`SMALLEST_BOUND_NS`] up, ending with `+Inf` (the top bucket); the
 /// encoder writes them cumulative. A bound is its bucket's largest value
-/// (values are whole ns), so `le` is exact.
-pub fn bucket_counts(h: &Histogram) -> Vec<(f64, u64)> {
+/// (values are whole ns), so `le` is exact. Coarse buckets end where a
+/// power of two does (Prism's fourth sub-bucket of each).
+pub fn bucket_counts(h: &Histogram, resolution: Resolution) -> Vec<(f64, u64)> {
     let first = bucket_of(SMALLEST_BOUND_NS);
-    let below: u64 = h.buckets[..first].iter().sum();
-    (first..BUCKETS)
-        .map(|i| {
-            let le = if i == BUCKETS - 1 {
-                f64::INFINITY
-            } else {
-                bucket_upper(i) as f64 / 1e9
-            };
-            let n = if i == first {
-                below + h.buckets[i]
-            } else {
-                h.buckets[i]
-            };
-            (le, n)
-        })
-        .collect()
+    let mut pending: u64 = h.buckets[..first].iter().sum();
+    let mut out = Vec::new();
+    for i in first..BUCKETS {
+        pending += h.buckets[i];
+        let top = i == BUCKETS - 1;
+        let bound = resolution == Resolution::Fine || i % 4 == 3;
+        if top {
+            out.push((f64::INFINITY, pending));
+        } else if bound {
+            out.push((bucket_upper(i) as f64 / 1e9, pending));
+            pending = 0;
+        }
+    }
+    out
 }
 
 fn encode_histograms(
@@ -145,6 +154,7 @@ fn encode_histograms(
     name: &str,
     help: &str,
     series: &[Series],
+    resolution: Resolution,
 ) -> Result<(), std::fmt::Error> {
     if series.is_empty() {
         return Ok(());
@@ -153,7 +163,7 @@ fn encode_histograms(
         encoder.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
     for s in series {
         let h = &s.histogram;
-        let buckets = bucket_counts(h);
+        let buckets = bucket_counts(h, resolution);
         // The count is the buckets' total, so `+Inf` equals `_count` even
         // when a lockless per-CPU update was read half done.
         let count = buckets.iter().map(|(_, n)| n).sum();
@@ -236,31 +246,37 @@ impl Collector for Exposition {
             "Time a packet spends in one stage of the overlay path, per direction, stage and class \
              (the low class is estimated from a sample under the always-on profile)",
             &self.stages,
+            Resolution::Fine,
         )?;
         encode_histograms(
             e,
             "prism_receive_latency",
             "Whole receive journeys, from the underlay to the application's read, per class",
             &self.receive_total,
+            Resolution::Fine,
         )?;
         encode_histograms(
             e,
             "prism_net_rx_softirq_delay",
             "Delay from raising the NET_RX softirq to running it, per CPU",
             &self.softirq,
+            Resolution::Fine,
         )?;
         encode_histograms(
             e,
             "prism_container_stage_latency",
             "The same per local container, its journeys told apart by address from their \
-             first hit (labels container, pod, namespace; pod and namespace empty outside Kubernetes)",
+             first hit (labels container, pod, namespace; pod and namespace empty outside Kubernetes; \
+             one bucket per power of two)",
             &self.container_stages,
+            Resolution::Coarse,
         )?;
         encode_histograms(
             e,
             "prism_container_receive_latency",
             "Whole receive journeys per local container and class",
             &self.container_receive_total,
+            Resolution::Coarse,
         )?;
         encode_gauge(
             e,
@@ -347,7 +363,7 @@ mod tests {
     #[test]
     fn buckets_count_every_value_once_at_prisms_bounds() {
         let h = histogram(&[10, 100, 1_000, 1_000, 50_000, 60_000_000_000]);
-        let b = bucket_counts(&h);
+        let b = bucket_counts(&h, Resolution::Fine);
         assert_eq!(b.iter().map(|(_, n)| n).sum::<u64>(), 6);
         // Everything below the smallest bound is in the first bucket.
         assert_eq!(b[0].1, 1);
@@ -367,6 +383,26 @@ mod tests {
         );
         assert_eq!(le(100).1, 1);
         assert_eq!(le(50_000).1, 1);
+        // Coarse: powers of two, the same total.
+        let c = bucket_counts(&h, Resolution::Coarse);
+        assert_eq!(c.iter().map(|(_, n)| n).sum::<u64>(), 6);
+        assert!(
+            c.len() * 4 <= b.len() + 4,
+            "{} against {}",
+            c.len(),
+            b.len()
+        );
+        let le = |ns: u64| {
+            c.iter()
+                .find(|(le, _)| *le * 1e9 >= ns as f64 - 0.5)
+                .unwrap()
+        };
+        assert!(
+            (le(1_000).0 * 1e9 - 1_023.0).abs() < 1e-3,
+            "{:?}",
+            le(1_000)
+        );
+        assert_eq!(le(1_000).1, 2);
     }
 
     #[test]

@@ -127,13 +127,18 @@ fn gather(sampler: &mut Sampler, node: &str) -> Result<Exposition> {
     let mut container_receive_total = Vec::new();
     for f in now.containers.values() {
         let labels = Exposition::container_labels(&f.name, f.pod.as_ref());
-        for s in stages_of(c, |stage, class| f.stage(stage, class)) {
+        // Only the stages a container has seen: a node multiplies these.
+        let seen = stages_of(c, |stage, class| f.stage(stage, class));
+        for s in seen.into_iter().filter(|s| s.histogram.count > 0) {
             container_stages.push(Series {
                 labels: [labels.clone(), s.labels].concat(),
                 histogram: s.histogram,
             });
         }
-        for class in Class::ALL {
+        for class in Class::ALL
+            .into_iter()
+            .filter(|c| f.receive_total[c.id() as usize].count > 0)
+        {
             container_receive_total.push(Series {
                 labels: [labels.clone(), vec![("class", class.name().to_string())]].concat(),
                 histogram: f.receive_total[class.id() as usize].clone(),
