@@ -77,7 +77,8 @@ location); and the datapath's counters.
 
 Keys: e enable/disable the datapath, m mode, r rules (add, delete), b take a
 baseline, c compare the baseline with now, p pause, - and + interval, /
-filter stages, ? help, q quit. The mouse clicks the keys in the footer and
+filter stages, C one container's stages (the next each time, then the
+host's again), ? help, q quit. The mouse clicks the keys in the footer and
 scrolls with the wheel.
 
 Leaving puts nothing back by itself: the datapath stays as you left it, and

@@ -109,6 +109,8 @@ pub struct Known<'a> {
     /// The datapath differs from how it was when `top` started.
     pub changed: bool,
     pub has_baseline: bool,
+    /// The containers timed one by one, by name.
+    pub containers: &'a [String],
 }
 
 /// A line at the bottom confirming (or refusing) the last action.
@@ -133,6 +135,8 @@ pub struct App {
     pub leaving: bool,
     /// The modes `e` enables with while the datapath is off.
     pub next_modes: Vec<Mode>,
+    /// The container whose stages are shown (None: the host's).
+    pub container: Option<String>,
 }
 
 impl App {
@@ -147,6 +151,7 @@ impl App {
             scroll: 0,
             leaving: false,
             next_modes: vec![Mode::Sync],
+            container: None,
         }
     }
 
@@ -214,6 +219,7 @@ impl App {
             KeyCode::Char('+') | KeyCode::Char('=') => return self.step_interval(1),
             KeyCode::Char('-') => return self.step_interval(-1),
             KeyCode::Char('/') => self.overlay = Overlay::Filter(self.filter.clone()),
+            KeyCode::Char('C') => self.next_container(known.containers),
             KeyCode::Down | KeyCode::PageDown | KeyCode::Char('j') => {
                 self.scroll = self.scroll.saturating_add(1)
             }
@@ -223,6 +229,20 @@ impl App {
             _ => {}
         }
         None
+    }
+
+    /// Shows the next container's stages, then the host's again.
+    fn next_container(&mut self, containers: &[String]) {
+        let next = match &self.container {
+            None => containers.first(),
+            Some(c) => containers.iter().skip_while(|n| *n != c).nth(1),
+        };
+        self.container = next.cloned();
+        match &self.container {
+            Some(c) => self.notify(format!("stages of container {c} (C: the next)"), false),
+            None if containers.is_empty() => self.notify("no container is timed here", true),
+            None => self.notify("stages of the whole host", false),
+        }
     }
 
     fn quit(&mut self, known: Known) -> Option<Action> {
@@ -415,7 +435,29 @@ mod tests {
             modes: &[Mode::Sync],
             changed: false,
             has_baseline: false,
+            containers: &[],
         }
+    }
+
+    #[test]
+    fn shift_c_walks_the_containers_then_back_to_the_host() {
+        let rules = RuleSet::default();
+        let names = ["a".to_string(), "b".to_string()];
+        let k = Known {
+            containers: &names,
+            ..known(&rules, false)
+        };
+        let mut app = App::new(Duration::from_secs(1));
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            app.on_key(key(KeyCode::Char('C')), k);
+            seen.push(app.container.clone());
+        }
+        assert_eq!(seen, [Some("a".into()), Some("b".into()), None]);
+        let none = known(&rules, false);
+        app.on_key(key(KeyCode::Char('C')), none);
+        assert_eq!(app.container, None);
+        assert!(app.notice.as_ref().is_some_and(|n| n.error));
     }
 
     fn type_text(app: &mut App, text: &str, k: Known) -> Option<Action> {

@@ -219,6 +219,10 @@ fn on_terminal_event(
         modes: &model.datapath.modes,
         changed: model.changed(),
         has_baseline: model.baseline.is_some(),
+        containers: model
+            .latest
+            .as_ref()
+            .map_or(&[], |l| l.containers.as_slice()),
     };
     match app.on_key(key, known) {
         Some(Action::Send(command)) => {

@@ -99,6 +99,7 @@ impl Worker {
             namespaces: config.namespaces.clone(),
             vxlan_ports: config.vxlan_ports.clone(),
             profile: config.profile,
+            per_container: true,
             ..Default::default()
         });
         let sampler = match attached {

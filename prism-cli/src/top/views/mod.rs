@@ -177,6 +177,7 @@ mod tests {
             modes: &m.datapath.modes,
             changed: true,
             has_baseline: true,
+            containers: &[],
         }
     }
 

@@ -30,7 +30,7 @@ pub const KEYS: [(&str, &str); 16] = [
     ("?, F1", "this help (any key closes it)"),
     ("Esc", "back: close, leave compare, clear filter"),
     ("q, Ctrl-C", "quit (asks if you changed the datapath)"),
-    ("", ""),
+    ("C", "stages of one container, the next each time"),
     ("bars", "solid to p50, shaded to p99, log scale"),
     ("total", "underlay NIC -> application read"),
 ];

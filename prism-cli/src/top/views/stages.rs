@@ -31,7 +31,15 @@ const NUMBERS_WIDTH: usize = 11;
 const SPINNER: [&str; 8] = ["⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, tick: u64) {
-    let block = Block::bordered().title(" stages: p50/p99 per class ");
+    let container = app.container.as_ref().and_then(|name| {
+        let s = model.latest.as_ref()?;
+        s.interval.containers.iter().find(|c| &c.name == name)
+    });
+    let title = match container {
+        Some(c) => format!(" stages of container {}: p50/p99 per class ", c.name),
+        None => " stages: p50/p99 per class ".to_string(),
+    };
+    let block = Block::bordered().title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let report = match (&model.attach, &model.latest) {
@@ -65,6 +73,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, tick: u64) 
             return;
         }
         (Attach::Ready, Some(s)) => &s.interval,
+    };
+    // One container's figures in the host's layout.
+    let of_container;
+    let report = match container {
+        Some(c) => {
+            of_container = IntervalReport {
+                stages: c.stages.clone(),
+                receive_total: c.receive_total.clone(),
+                ..report.clone()
+            };
+            &of_container
+        }
+        None => report,
     };
     let lines = lines(report, app, inner.width as usize);
     let scroll = app
