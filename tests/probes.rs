@@ -299,32 +299,7 @@ fn high_class_stage_medians_grow_under_load() {
 /// A UDP prober from container 1 to `to` (in namespace `netns`) for
 /// `duration`; returns the exchanges sent (none lost, on a quiet lab).
 fn probe_to(from: &str, netns: &str, to: std::net::Ipv4Addr, duration: Duration) -> u64 {
-    use prism_lab::workload::{
-        PROBE_PORT, Stop,
-        prober::{self, ProberConfig, Proto},
-        spawn_in,
-    };
-    let stop = Stop::new();
-    let s = stop.clone();
-    let echo = spawn_in(netns, None, "echo", move || {
-        prober::serve(Proto::Udp, PROBE_PORT, s)
-    })
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let config = ProberConfig {
-        rate: 200,
-        ..Default::default()
-    };
-    let target = std::net::SocketAddr::from((to, PROBE_PORT));
-    let s = stop.clone();
-    let result = spawn_in(from, None, "probe", move || {
-        prober::probe(&config, target, duration, s)
-    })
-    .unwrap()
-    .join()
-    .unwrap();
-    stop.stop();
-    echo.join().unwrap();
+    let result = support::probe_udp(from, netns, to, duration, 200);
     assert_eq!(result.lost, 0, "to {to}");
     result.sent
 }

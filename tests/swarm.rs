@@ -7,13 +7,9 @@
 
 mod support;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
-use prism_lab::workload::{
-    PROBE_PORT, Stop,
-    prober::{self, ProbeResult, ProberConfig, Proto},
-    spawn_in,
-};
+use prism_lab::workload::prober::ProbeResult;
 use support::{run, run_ok, stat, swarm::Swarm, turn};
 
 const RULE: &str = "udp port 7777";
@@ -21,28 +17,7 @@ const RULE: &str = "udp port 7777";
 /// A UDP prober from the first container to the second for `duration`.
 fn probe(swarm: &Swarm, duration: Duration) -> ProbeResult {
     let (c1, c2) = (&swarm.containers[0], &swarm.containers[1]);
-    let stop = Stop::new();
-    let s = stop.clone();
-    let echo = spawn_in(&c2.alias, None, "swarm-echo", move || {
-        prober::serve(Proto::Udp, PROBE_PORT, s)
-    })
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let target = SocketAddr::from((c2.ip, PROBE_PORT));
-    let config = ProberConfig {
-        rate: 300,
-        ..Default::default()
-    };
-    let s = stop.clone();
-    let result = spawn_in(&c1.alias, None, "swarm-probe", move || {
-        prober::probe(&config, target, duration, s)
-    })
-    .unwrap()
-    .join()
-    .unwrap();
-    stop.stop();
-    echo.join().unwrap();
-    result
+    support::probe_udp(&c1.alias, &c2.alias, c2.ip, duration, 300)
 }
 
 /// Disables the datapath when dropped, also when the test fails.

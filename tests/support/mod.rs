@@ -111,6 +111,44 @@ impl Drop for Lab {
     }
 }
 
+/// A UDP prober from namespace `from` to an echo server in namespace
+/// `server_ns` at `to`, for `duration` at `rate` exchanges per second.
+pub fn probe_udp(
+    from: &str,
+    server_ns: &str,
+    to: std::net::Ipv4Addr,
+    duration: std::time::Duration,
+    rate: u32,
+) -> prism_lab::workload::prober::ProbeResult {
+    use prism_lab::workload::{
+        PROBE_PORT, Stop,
+        prober::{self, ProberConfig, Proto},
+        spawn_in,
+    };
+    let stop = Stop::new();
+    let s = stop.clone();
+    let echo = spawn_in(server_ns, None, "echo", move || {
+        prober::serve(Proto::Udp, PROBE_PORT, s)
+    })
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let config = ProberConfig {
+        rate,
+        ..Default::default()
+    };
+    let target = std::net::SocketAddr::from((to, PROBE_PORT));
+    let s = stop.clone();
+    let result = spawn_in(from, None, "probe", move || {
+        prober::probe(&config, target, duration, s)
+    })
+    .unwrap()
+    .join()
+    .unwrap();
+    stop.stop();
+    echo.join().unwrap();
+    result
+}
+
 /// Namespaces under /run/netns whose name starts with `prefix`.
 pub fn namespaces_named(prefix: &str) -> Vec<String> {
     prism_kernel::netns::list()

@@ -145,16 +145,23 @@ pub struct Swarm {
     root: PathBuf,
 }
 
+/// A test run's name and work directory for its dockerd, after checking
+/// that dockerd can run here.
+fn daemon_home(tag: &str) -> (String, PathBuf) {
+    super::require_root();
+    assert!(
+        Path::new(DOCKERD).exists(),
+        "dockerd is not installed: scripts/setup installs Debian's docker.io"
+    );
+    let name = super::unique_name(tag);
+    let root = std::env::temp_dir().join(format!("prism-{name}"));
+    (name, root)
+}
+
 impl Swarm {
     /// Builds the swarm; panics (after removing what it made) on failure.
     pub fn up(tag: &str) -> Self {
-        super::require_root();
-        assert!(
-            Path::new(DOCKERD).exists(),
-            "dockerd is not installed: scripts/setup installs Debian's docker.io"
-        );
-        let name = super::unique_name(tag);
-        let root = std::env::temp_dir().join(format!("prism-{name}"));
+        let (name, root) = daemon_home(tag);
         let mut swarm = Swarm {
             nodes: Vec::new(),
             containers: Vec::new(),
@@ -310,13 +317,7 @@ pub struct Standalone {
 
 impl Standalone {
     pub fn up(tag: &str) -> Self {
-        super::require_root();
-        assert!(
-            Path::new(DOCKERD).exists(),
-            "dockerd is not installed: scripts/setup installs Debian's docker.io"
-        );
-        let name = super::unique_name(tag);
-        let root = std::env::temp_dir().join(format!("prism-{name}"));
+        let (name, root) = daemon_home(tag);
         let mut d = Standalone {
             node: Node {
                 ns: format!("{name}n1"),

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::Command;
-pub use stat::parse_rules;
+pub use stat::{parse_rules, probe_config, require_tracing};
 
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {

@@ -8,14 +8,13 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
-use prism_kernel::caps::{CapSet, require};
 use prism_probes::{
     collector::{Collector, CollectorConfig, EventSampling},
     profile::Profile,
 };
 use prism_trace::recorder::{Recorder, RecordingInfo};
 
-use super::stat::parse_rules;
+use super::{parse_rules, probe_config, require_tracing};
 use crate::{cli::RecordArgs, signals};
 
 /// How often events are moved from the kernel's ring buffer to the file:
@@ -40,21 +39,14 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
     let rules = parse_rules(args.rules.texts())?;
     let profile = profile_for(args.scope.profile, args.events)?;
     check_output(&args.output)?;
-    require(
-        CapSet::current().can_trace(),
-        "prism record",
-        "CAP_BPF and CAP_PERFMON (it loads tracing programs)",
-    )?;
+    require_tracing("prism record")?;
     signals::catch_stop()?;
+    // Recordings keep the host's figures: per container is not in the
+    // trace format yet.
     let mut collector = Collector::attach(CollectorConfig {
-        rules,
-        namespaces: args.scope.namespaces.clone(),
         events: args.events,
-        vxlan_ports: args.scope.vxlan_ports.clone(),
         profile,
-        // Recordings keep the host's figures; per container is not in
-        // the trace format yet.
-        per_container: false,
+        ..probe_config(&args.scope, rules)
     })?;
     let info = RecordingInfo {
         command: std::env::args().collect(),

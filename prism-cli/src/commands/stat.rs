@@ -15,7 +15,7 @@ use prism_rules::RuleSet;
 use serde::Serialize;
 
 use crate::{
-    cli::{Breakdown, StatArgs},
+    cli::{Breakdown, ProbeScope, StatArgs},
     signals,
     table::{Table, latency_cells, us},
     units,
@@ -23,19 +23,11 @@ use crate::{
 
 pub fn run(args: StatArgs) -> Result<ExitCode> {
     let rules = parse_rules(args.rules.texts())?;
-    require(
-        CapSet::current().can_trace(),
-        "prism stat",
-        "CAP_BPF and CAP_PERFMON (it loads tracing programs)",
-    )?;
+    require_tracing("prism stat")?;
     signals::catch_stop()?;
     let mut sampler = Sampler::attach(CollectorConfig {
-        rules,
-        namespaces: args.scope.namespaces.clone(),
-        vxlan_ports: args.scope.vxlan_ports.clone(),
-        profile: args.scope.profile.unwrap_or_default(),
         per_container: args.by == Some(Breakdown::Container),
-        ..Default::default()
+        ..probe_config(&args.scope, rules)
     })?;
     describe(sampler.collector());
     check_containers(sampler.collector(), &args.containers)?;
@@ -60,6 +52,27 @@ pub fn run(args: StatArgs) -> Result<ExitCode> {
     // Dropping the sampler detaches every program.
     drop(sampler);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses to go on without the capabilities tracing programs need.
+pub fn require_tracing(command: &str) -> Result<()> {
+    require(
+        CapSet::current().can_trace(),
+        command,
+        "CAP_BPF and CAP_PERFMON (it loads tracing programs)",
+    )
+}
+
+/// The profilers as `--netns`, `--vxlan-port` and `--profile` ask, with
+/// these rules.
+pub fn probe_config(scope: &ProbeScope, rules: RuleSet) -> CollectorConfig {
+    CollectorConfig {
+        rules,
+        namespaces: scope.namespaces.clone(),
+        vxlan_ports: scope.vxlan_ports.clone(),
+        profile: scope.profile.unwrap_or_default(),
+        ..Default::default()
+    }
 }
 
 /// Parses `--high` rules with the rule's text in the error.

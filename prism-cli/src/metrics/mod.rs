@@ -7,7 +7,6 @@ mod exposition;
 use std::{process::ExitCode, time::Duration, time::Instant};
 
 use anyhow::{Context, Result};
-use prism_kernel::caps::{CapSet, require};
 use prism_probes::{
     collector::{Collector, CollectorConfig},
     histogram::Histogram,
@@ -17,7 +16,11 @@ use prism_probes::{
 };
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use crate::{cli::MetricsArgs, commands::parse_rules, signals};
+use crate::{
+    cli::MetricsArgs,
+    commands::{parse_rules, probe_config, require_tracing},
+    signals,
+};
 use exposition::{DatapathCount, Exposition, Series};
 
 /// The content type of the OpenMetrics text format.
@@ -27,23 +30,15 @@ const POLL: Duration = Duration::from_millis(200);
 
 pub fn run(args: MetricsArgs) -> Result<ExitCode> {
     let rules = parse_rules(args.rules.texts())?;
-    require(
-        CapSet::current().can_trace(),
-        "prism metrics",
-        "CAP_BPF and CAP_PERFMON (it loads tracing programs)",
-    )?;
+    require_tracing("prism metrics")?;
     // Bind before attaching: a taken port fails fast, with nothing loaded.
     let server = Server::http(args.listen)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("listen on {}", args.listen))?;
     signals::catch_stop()?;
     let mut sampler = Sampler::attach(CollectorConfig {
-        rules,
-        namespaces: args.scope.namespaces.clone(),
-        vxlan_ports: args.scope.vxlan_ports.clone(),
-        profile: args.scope.profile.unwrap_or_default(),
         per_container: true,
-        ..Default::default()
+        ..probe_config(&args.scope, rules)
     })?;
     let node = match args.node {
         Some(n) => n,

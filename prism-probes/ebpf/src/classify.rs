@@ -31,10 +31,11 @@ const PROTO_UDP: u8 = 17;
 const PROTO_TCP: u8 = 6;
 
 /// The class of the packet in `skb` (low byte) and its container's slot
-/// (next byte; 0: none or not asked for). Not inlined: as a BPF
+/// (next byte; 0: none or not asked for): on receive the container the
+/// packet is to, on transmit the one it is from. Not inlined: as a BPF
 /// subprogram it gets a stack frame of its own and is verified once.
 #[inline(never)]
-pub fn class_of(skb: *const u8) -> u32 {
+pub fn class_of(skb: *const u8, receive: bool) -> u32 {
     let Some(flow) = RULE_FLOW.get_ptr_mut(0) else {
         return CLASS_LOW as u32;
     };
@@ -48,13 +49,13 @@ pub fn class_of(skb: *const u8) -> u32 {
     } else {
         CLASS_LOW
     };
-    (class as u32) | (container_of(skb, flow) as u32) << 8
+    (class as u32) | (container_of(skb, flow, receive) as u32) << 8
 }
 
 /// The local container a flow is to (receive) or from (transmit), by its
-/// address in the namespace of the device the packet is on.
+/// address in the namespace of the device the packet is on: one lookup.
 #[inline(always)]
-fn container_of(skb: *const u8, flow: &FlowKey) -> u8 {
+fn container_of(skb: *const u8, flow: &FlowKey, receive: bool) -> u8 {
     if config().per_container == 0 {
         return 0;
     }
@@ -64,15 +65,11 @@ fn container_of(skb: *const u8, flow: &FlowKey) -> u8 {
         return 0;
     }
     let net: *const u8 = field(dev, off.netdev_net);
-    let mut key = ContainerKey {
+    let key = ContainerKey {
         netns_inum: field(net, off.net_inum),
         _pad: 0,
-        addr: flow.dst,
+        addr: if receive { flow.dst } else { flow.src },
     };
-    if let Some(slot) = unsafe { CONTAINER_IPS.get(&key) } {
-        return *slot;
-    }
-    key.addr = flow.src;
     unsafe { CONTAINER_IPS.get(&key) }.copied().unwrap_or(0)
 }
 

@@ -194,7 +194,8 @@ fn track_at(point: u8, skb: *const u8, key: u64, state: &mut SkbState, may_start
         if skb.is_null() {
             return;
         }
-        if !begin(state, key, class_of(skb)) {
+        // Only receive journeys wait in GRO.
+        if !begin(state, key, class_of(skb, true)) {
             return;
         }
         next_ns = unsafe { bpf_ktime_get_ns() };
@@ -233,7 +234,7 @@ fn start(point: u8, skb: *const u8, key: u64) {
     note_slot_reuse(slot, key);
     // Classified before the clock is read: the journey's first stage does
     // not include Prism's own work.
-    let class = class_of(skb);
+    let class = class_of(skb, receive_start(point));
     let first_ns = unsafe { bpf_ktime_get_ns() };
     slot.state = SkbState {
         first_ns,
