@@ -128,8 +128,9 @@ rate(prism_stage_latency_seconds_bucket{class=\"high\"}[1m])).")]
   sudo prism record -o hist.prism --events none --interval 5s   histograms only
 
 The trace holds a header describing the host, kernel, probe mechanism,
-stage map, rules and datapath state; histogram snapshots every --interval;
-per-packet stage events (all, 1 journey in N, or none); and a footer. It
+stage map, rules and datapath state; histogram snapshots every --interval
+(each stage, whole receive journeys, and the same for each container, up
+to 63, with its container or pod name); per-packet stage events (all, 1 journey in N, or none); and a footer. It
 is written as it goes, so memory stays flat and a recording that is killed
 still reads up to its last complete record. Events the kernel could not
 hand over in time are counted in the file. Stops at --duration, Ctrl-C or
@@ -144,6 +145,8 @@ SIGTERM.")]
   prism report base.prism --format jsonl | jq 'select(.type == \"event\")'
   prism report base.prism --format csv > events.csv
 
+The summary has the host's stages, end to end (receive from the
+histograms, transmit from the events), then each container's stages.
 Formats: table (the summary), jsonl (every record, one JSON object per
 line, events one per line), csv (the events). Needs no privileges and not
 the machine the trace was taken on.")]

@@ -2,7 +2,7 @@
 
 use hdrhistogram::Histogram;
 
-pub use prism_probes::histogram::Percentiles;
+pub use prism_probes_common::histogram::Percentiles;
 
 /// Summarizes a histogram of nanoseconds, in µs.
 pub fn summarize(h: &Histogram<u64>) -> Percentiles {

@@ -7,15 +7,17 @@ pub mod capabilities;
 pub mod collector;
 pub mod containers;
 pub mod devices;
-pub mod histogram;
 pub mod offsets;
 pub mod packet_counter;
 pub mod profile;
+pub mod recorder;
 pub mod report;
 pub mod sampler;
 pub mod snapshot;
 pub mod stages;
 pub mod symbols;
+
+pub use prism_probes_common::histogram;
 
 /// The compiled eBPF object (built by build.rs from `ebpf/`).
 pub(crate) fn object() -> &'static [u8] {

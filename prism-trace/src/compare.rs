@@ -2,7 +2,7 @@
 //! absolute and relative deltas, and warnings when they were not taken on
 //! comparable systems.
 
-use prism_probes::histogram::Percentiles;
+use prism_probes_common::histogram::Percentiles;
 use serde::Serialize;
 
 use crate::summary::Summary;

@@ -17,8 +17,10 @@ use serde::{Serialize, de::DeserializeOwned};
 
 /// What every Prism trace starts with.
 pub const MAGIC: [u8; 8] = *b"PRISMTRC";
-/// The format this build writes, and the newest it reads.
-pub const VERSION: u16 = 1;
+/// The format this build writes, and the newest it reads. Version 2 added
+/// receive end-to-end and per-container histograms to snapshots, and
+/// owners to devices; version 1 files still read.
+pub const VERSION: u16 = 2;
 /// Bytes before the first record.
 pub const PREAMBLE_LEN: usize = MAGIC.len() + 2;
 /// Bytes of a record before its payload.
@@ -105,6 +107,9 @@ pub fn read_preamble(r: &mut impl Read) -> Result<u16, FormatError> {
     let version = u16::from_le_bytes([buf[8], buf[9]]);
     if version > VERSION {
         return Err(FormatError::NewerVersion { found: version });
+    }
+    if version == 0 {
+        return Err(FormatError::NotATrace);
     }
     Ok(version)
 }

@@ -13,7 +13,6 @@ pub mod export;
 pub mod format;
 pub mod plot;
 pub mod reader;
-pub mod recorder;
 pub mod schema;
 pub mod summary;
 pub mod writer;

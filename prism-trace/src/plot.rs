@@ -5,8 +5,8 @@
 
 use std::fmt::Write;
 
-use prism_probes::histogram::Histogram;
 use prism_probes_common::hist::{bucket_lower, bucket_upper};
+use prism_probes_common::histogram::Histogram;
 
 use crate::summary::Summary;
 

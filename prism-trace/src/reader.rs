@@ -9,7 +9,7 @@ use std::{
 
 use crate::{
     format::{self, FormatError, Kind, Next, RECORD_HEADER_LEN},
-    schema::{EventRecord, Footer, Header, SnapshotRecord},
+    schema::{self, EventRecord, Footer, Header, SnapshotRecord},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,8 @@ impl std::fmt::Display for Truncation {
 
 pub struct TraceReader<R: Read> {
     r: R,
+    /// The file's format version: how its snapshots are laid out.
+    version: u16,
     header: Header,
     /// Index of the next record.
     record: usize,
@@ -72,13 +74,13 @@ impl TraceReader<BufReader<File>> {
 impl<R: Read> TraceReader<R> {
     /// Checks the preamble and reads the header.
     pub fn new(mut r: R) -> Result<Self, TraceError> {
-        match format::read_preamble(&mut r) {
-            Ok(_) => {}
+        let version = match format::read_preamble(&mut r) {
+            Ok(v) => v,
             Err(FormatError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 return Err(TraceError::CutHeader);
             }
             Err(e) => return Err(e.into()),
-        }
+        };
         let offset = format::PREAMBLE_LEN as u64;
         let raw = match format::read_record(&mut r, 0, offset)? {
             Next::Record(raw) => raw,
@@ -94,12 +96,18 @@ impl<R: Read> TraceReader<R> {
         })?;
         Ok(Self {
             r,
+            version,
             header,
             record: 1,
             offset: offset + (RECORD_HEADER_LEN + raw.payload.len()) as u64,
             truncated: None,
             done: false,
         })
+    }
+
+    /// The format version the file was written in.
+    pub fn version(&self) -> u16 {
+        self.version
     }
 
     pub fn header(&self) -> &Header {
@@ -133,6 +141,11 @@ impl<R: Read> TraceReader<R> {
             why,
         };
         let record = match raw.kind {
+            Kind::Snapshot if self.version == 1 => Record::Snapshot(
+                raw.decode::<schema::v1::SnapshotRecord>()
+                    .map_err(damaged)?
+                    .into(),
+            ),
             Kind::Snapshot => Record::Snapshot(raw.decode().map_err(damaged)?),
             Kind::Events => Record::Events(raw.decode().map_err(damaged)?),
             Kind::Footer => Record::Footer(raw.decode().map_err(damaged)?),

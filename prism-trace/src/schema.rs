@@ -2,8 +2,8 @@
 //! section documents these fields; change them only with a new format
 //! version (see `format::VERSION`).
 
-use prism_probes::histogram::Histogram;
 use prism_probes_common::hist::{BUCKETS, bucket_lower};
+use prism_probes_common::histogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// The first record (JSON): everything needed to read the rest without
@@ -71,9 +71,10 @@ impl Header {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     pub namespace: String,
-    /// The container or pod that owns the namespace (absent in recordings
-    /// made before Prism named them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The container or pod that owns the namespace (absent in format 1
+    /// headers). Never skipped when empty: snapshots encode devices with
+    /// postcard, which has no field names to tell a missing field by.
+    #[serde(default)]
     pub owner: Option<String>,
     pub name: String,
     pub ifindex: u32,
@@ -112,6 +113,30 @@ pub struct SnapshotRecord {
     pub drops: Vec<DropRecord>,
     /// The devices, when they changed since the previous record said.
     pub devices: Option<Vec<DeviceInfo>>,
+    /// Whole receive journeys (underlay GRO entry -> application read), by
+    /// class id: every journey the profile timed, with or without events.
+    /// Format 2; empty when read from a format 1 file.
+    pub receive: Vec<SparseHist>,
+    /// Each container's own figures, when the profilers timed containers
+    /// one by one. Format 2; empty when read from a format 1 file.
+    pub containers: Vec<ContainerRecord>,
+}
+
+/// One container's stage and receive histograms, cumulative since the
+/// kernel began timing it (which is after the recording began if the
+/// container was not in the first snapshot).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    /// Its network namespace: what tells two snapshots' containers apart.
+    pub netns_inode: u32,
+    /// Its owner's name (container, pod/container), else its namespace's.
+    pub name: String,
+    /// Kubernetes: its pod and the pod's namespace.
+    pub pod: Option<String>,
+    pub pod_namespace: Option<String>,
+    pub stages: Vec<StageHist>,
+    /// As [`SnapshotRecord::receive`], for this container's journeys.
+    pub receive: Vec<SparseHist>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,4 +245,61 @@ pub struct Footer {
     pub events_lost: u64,
     /// Bytes before the footer.
     pub bytes: u64,
+}
+
+/// The records as format 1 wrote them, read into today's.
+pub mod v1 {
+    use serde::Deserialize;
+
+    use super::{DropRecord, NapiRecord, SparseHist, StageHist};
+
+    #[derive(Deserialize)]
+    pub struct SnapshotRecord {
+        t_ns: u64,
+        stages: Vec<StageHist>,
+        counters: Vec<u64>,
+        softirq: Vec<SparseHist>,
+        napi: Vec<NapiRecord>,
+        drops: Vec<DropRecord>,
+        devices: Option<Vec<DeviceInfo>>,
+    }
+
+    /// Format 1 devices had no owner.
+    #[derive(Deserialize)]
+    pub struct DeviceInfo {
+        namespace: String,
+        name: String,
+        ifindex: u32,
+        netns_inode: u32,
+        role: String,
+    }
+
+    impl From<SnapshotRecord> for super::SnapshotRecord {
+        fn from(s: SnapshotRecord) -> Self {
+            Self {
+                t_ns: s.t_ns,
+                stages: s.stages,
+                counters: s.counters,
+                softirq: s.softirq,
+                napi: s.napi,
+                drops: s.drops,
+                devices: s.devices.map(|d| d.into_iter().map(Into::into).collect()),
+                receive: Vec::new(),
+                containers: Vec::new(),
+            }
+        }
+    }
+
+    impl From<DeviceInfo> for super::DeviceInfo {
+        fn from(d: DeviceInfo) -> Self {
+            Self {
+                namespace: d.namespace,
+                owner: None,
+                name: d.name,
+                ifindex: d.ifindex,
+                netns_inode: d.netns_inode,
+                role: d.role,
+            }
+        }
+    }
 }

@@ -5,12 +5,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
-use prism_probes::histogram::{Histogram, Percentiles};
+use prism_probes_common::histogram::{Histogram, Percentiles};
 use serde::Serialize;
 
 use crate::{
     reader::{Record, TraceError, TraceReader, Truncation},
-    schema::{DropRecord, EventRecord, Footer, Header, SnapshotRecord},
+    schema::{
+        ContainerRecord, DropRecord, EventRecord, Footer, Header, SnapshotRecord, SparseHist,
+        StageHist,
+    },
 };
 
 /// A recording, summarized.
@@ -28,9 +31,11 @@ pub struct Summary {
     pub events: u64,
     pub events_lost: u64,
     pub stages: Vec<StageSummary>,
-    /// Whole journeys through one direction, from events: receive ends when
-    /// the application reads, transmit when the packet reaches the wire.
+    /// Whole journeys through one direction: receive ends when the
+    /// application reads, transmit when the packet reaches the wire.
     pub end_to_end: Vec<EndToEnd>,
+    /// Each container the profilers timed one by one, by name.
+    pub containers: Vec<ContainerSummary>,
     /// Counter increases over the recording, by name.
     pub counters: BTreeMap<String, u64>,
     /// The most frequent drop sites over the recording.
@@ -57,10 +62,27 @@ pub struct EndToEnd {
     pub direction: String,
     pub class: &'static str,
     pub latency: Percentiles,
+    /// `histograms` (every timed journey; receive, format 2) or `events`
+    /// (the journeys whose every boundary has an event).
+    pub source: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ContainerSummary {
+    pub name: String,
+    pub pod: Option<String>,
+    pub pod_namespace: Option<String>,
+    /// Its stages; `events` is 0 (events are not told apart by container).
+    pub stages: Vec<StageSummary>,
+    /// Its receive journeys, per class, from histograms.
+    pub receive: Vec<EndToEnd>,
 }
 
 /// How many drop sites a summary lists.
 pub const TOP_DROPS: usize = 10;
+/// Containers a summary follows at most (a kernel times 63 at once; churn
+/// over a long recording brings new ones).
+const MAX_CONTAINERS: usize = 4096;
 /// Journeys in flight the end-to-end tracking keeps at most; beyond it,
 /// those older than [`JOURNEY_TIMEOUT_NS`] are forgotten.
 const MAX_JOURNEYS: usize = 1 << 17;
@@ -78,13 +100,24 @@ impl Summary {
         let mut last: Option<SnapshotRecord> = None;
         let mut footer = None;
         let mut snapshots = 0;
+        let mut first_containers = BTreeMap::new();
         let mut events = EventTally::new(&header);
+        // Each container's last figures: it may have left before the end.
+        let mut containers: BTreeMap<u32, ContainerRecord> = BTreeMap::new();
         while let Some(record) = reader.next_record()? {
             match record {
-                Record::Snapshot(s) => {
+                Record::Snapshot(mut s) => {
                     snapshots += 1;
+                    for c in std::mem::take(&mut s.containers) {
+                        if containers.len() < MAX_CONTAINERS
+                            || containers.contains_key(&c.netns_inode)
+                        {
+                            containers.insert(c.netns_inode, c);
+                        }
+                    }
                     if first.is_none() {
                         first = Some(s.clone());
+                        first_containers = containers.clone();
                     }
                     last = Some(s);
                 }
@@ -107,9 +140,19 @@ impl Summary {
             .as_ref()
             .map(|f: &Footer| f.events_lost)
             .unwrap_or_else(|| counters.get("events_lost").copied().unwrap_or(0));
+        let mut end_to_end = events.end_to_end(&header);
+        if !last.receive.is_empty() {
+            end_to_end.retain(|e| e.direction != "rx");
+            end_to_end.splice(0..0, receive_rows(&first.receive, &last.receive));
+        }
+        let containers = containers
+            .values()
+            .map(|c| container_summary(&header, first_containers.get(&c.netns_inode), c))
+            .collect();
         Ok(Self {
-            stages: stage_summaries(&header, &first, &last, &events),
-            end_to_end: events.end_to_end(&header),
+            stages: stage_summaries(&header, &first.stages, &last.stages, Some(&events)),
+            end_to_end,
+            containers,
             seconds: last.t_ns.saturating_sub(first.t_ns) as f64 / 1e9,
             snapshots,
             events: events.total,
@@ -137,15 +180,49 @@ fn truncation_text<S: serde::Serializer>(t: &Option<Truncation>, s: S) -> Result
     }
 }
 
+/// What a container measured over the recording: since the first
+/// snapshot if it was there, else since the kernel began timing it.
+fn container_summary(
+    header: &Header,
+    first: Option<&ContainerRecord>,
+    last: &ContainerRecord,
+) -> ContainerSummary {
+    let (stages, receive) = first.map_or((&[][..], &[][..]), |f| (&f.stages[..], &f.receive[..]));
+    ContainerSummary {
+        name: last.name.clone(),
+        pod: last.pod.clone(),
+        pod_namespace: last.pod_namespace.clone(),
+        stages: stage_summaries(header, stages, &last.stages, None),
+        receive: receive_rows(receive, &last.receive),
+    }
+}
+
+/// Receive end-to-end rows, high class first, from histograms by class id.
+fn receive_rows(first: &[SparseHist], last: &[SparseHist]) -> Vec<EndToEnd> {
+    let hist = |s: &[SparseHist], class: u8| {
+        s.get(class as usize)
+            .map(Histogram::from)
+            .unwrap_or_default()
+    };
+    [1u8, 0]
+        .into_iter()
+        .map(|class| EndToEnd {
+            direction: "rx".into(),
+            class: class_name(class),
+            latency: hist(last, class).since(&hist(first, class)).percentiles(),
+            source: "histograms",
+        })
+        .collect()
+}
+
 fn stage_summaries(
     header: &Header,
-    first: &SnapshotRecord,
-    last: &SnapshotRecord,
-    events: &EventTally,
+    first: &[StageHist],
+    last: &[StageHist],
+    events: Option<&EventTally>,
 ) -> Vec<StageSummary> {
-    let hist = |s: &SnapshotRecord, stage: u8, class: u8| -> Histogram {
-        s.stages
-            .iter()
+    let hist = |s: &[StageHist], stage: u8, class: u8| -> Histogram {
+        s.iter()
             .find(|h| h.stage == stage && h.class == class)
             .map(|h| Histogram::from(&h.hist))
             .unwrap_or_default()
@@ -159,11 +236,12 @@ fn stage_summaries(
                     direction: direction.into(),
                     stage: info.name.clone(),
                     class: class_name(class),
-                    present: info.present,
+                    // A stage whose devices came after the header was
+                    // written is there if it has packets.
+                    present: info.present || h.count > 0,
                     latency: h.percentiles(),
                     events: events
-                        .per_stage
-                        .get(&(info.id, class))
+                        .and_then(|e| e.per_stage.get(&(info.id, class)))
                         .copied()
                         .unwrap_or(0),
                     histogram: h,
@@ -274,6 +352,7 @@ impl EventTally {
                     direction: name.to_string(),
                     class: class_name(class),
                     latency: self.done[d][class as usize].percentiles(),
+                    source: "events",
                 });
             }
         }

@@ -4,7 +4,7 @@
 mod fixtures;
 
 use fixtures::{events, header, snapshot};
-use prism_probes::histogram::Histogram;
+use prism_probes_common::histogram::Histogram;
 use prism_trace::{
     Footer, Header, SnapshotRecord, Summary, TraceReader, TraceWriter, compare, export, plot,
     schema::{SparseHist, StageHist},

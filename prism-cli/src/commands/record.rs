@@ -9,10 +9,11 @@ use std::{
 use anyhow::{Context, Result, bail};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use prism_probes::{
-    collector::{Collector, CollectorConfig, EventSampling},
+    collector::{CollectorConfig, EventSampling},
     profile::Profile,
+    recorder::{Recorder, RecordingInfo},
+    sampler::Sampler,
 };
-use prism_trace::recorder::{Recorder, RecordingInfo};
 
 use super::{parse_rules, probe_config, require_tracing};
 use crate::{cli::RecordArgs, signals};
@@ -41,20 +42,21 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
     check_output(&args.output)?;
     require_tracing("prism record")?;
     signals::catch_stop()?;
-    // Recordings keep the host's figures: per container is not in the
-    // trace format yet.
-    let mut collector = Collector::attach(CollectorConfig {
+    // Recordings keep every container's figures beside the host's.
+    let mut sampler = Sampler::attach(CollectorConfig {
         events: args.events,
         profile,
+        per_container: true,
         ..probe_config(&args.scope, rules)
     })?;
+    let collector = sampler.collector();
     let info = RecordingInfo {
         command: std::env::args().collect(),
         snapshot_interval_ns: args.interval.as_nanos() as u64,
         events: args.events,
         datapath: datapath_status(),
     };
-    let mut recorder = Recorder::create(&args.output, &collector, info)?;
+    let mut recorder = Recorder::create(&args.output, &sampler, info)?;
     eprintln!(
         "prism record: {} to {} ({}, {} profile, rules: {}); Ctrl-C to stop",
         match args.duration {
@@ -83,9 +85,9 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
         if args.duration.is_some_and(|d| start.elapsed() >= d) {
             break "duration";
         }
-        recorder.drain_events(&mut collector)?;
+        recorder.drain_events(&mut sampler)?;
         if Instant::now() >= next_snapshot {
-            recorder.take_snapshot(&mut collector)?;
+            recorder.take_snapshot(&mut sampler)?;
             next_snapshot += args.interval;
         }
         progress.set_message(format!(
@@ -97,10 +99,10 @@ pub fn run(args: RecordArgs) -> Result<ExitCode> {
         progress.tick();
         std::thread::sleep(DRAIN_EVERY);
     };
-    let footer = recorder.finish(&mut collector, end)?;
+    let footer = recorder.finish(&mut sampler, end)?;
     progress.finish_and_clear();
-    // Dropping the collector detaches every program.
-    drop(collector);
+    // Dropping the sampler detaches every program.
+    drop(sampler);
     eprintln!(
         "prism record: {:.1} s, {} snapshots, {} events ({} lost), {} written to {}",
         footer.duration_ns as f64 / 1e9,

@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::{Context, Result};
 use prism_probes::snapshot;
-use prism_trace::{Summary, TraceReader, compare, export, plot};
+use prism_trace::{Summary, TraceReader, compare, export, plot, summary::StageSummary};
 
 use super::print_json;
 use crate::{
@@ -122,25 +122,8 @@ fn print_summary(s: &Summary) {
             datapath["modes"]
         );
     }
-    for direction in ["rx", "tx"] {
-        let title = format!("{} (µs)", direction.to_uppercase());
-        let mut t = Table::new(&[
-            &title, "CLASS", ">PACKETS", ">EVENTS", ">P50", ">P90", ">P99", ">P99.9", ">MAX",
-        ]);
-        for row in s.stages.iter().filter(|r| r.direction == direction) {
-            let mut cells = vec![row.stage.clone(), row.class.to_string()];
-            if row.present {
-                cells.push(row.latency.count.to_string());
-                cells.push(row.events.to_string());
-                cells.extend(latency_cells(&row.latency));
-            } else {
-                cells.push("absent".into());
-            }
-            t.row(cells);
-        }
-        print!("\n{t}");
-    }
-    if s.events > 0 {
+    print_stages(&s.stages, true);
+    if s.end_to_end.iter().any(|e| e.latency.count > 0) {
         let mut t = Table::new(&[
             "END TO END (µs)",
             "CLASS",
@@ -150,14 +133,36 @@ fn print_summary(s: &Summary) {
             ">P99",
             ">P99.9",
             ">MAX",
+            "FROM",
         ]);
         for e in &s.end_to_end {
             let mut cells = vec![e.direction.clone(), e.class.to_string()];
             cells.push(e.latency.count.to_string());
             cells.extend(latency_cells(&e.latency));
+            cells.push(e.source.to_string());
             t.row(cells);
         }
         print!("\n{t}");
+    }
+    for container in &s.containers {
+        println!("\n-- container {}", container.name);
+        // The stages this host lacks are in the host's tables already.
+        let present: Vec<StageSummary> = container
+            .stages
+            .iter()
+            .filter(|r| r.present)
+            .cloned()
+            .collect();
+        print_stages(&present, false);
+        for total in container.receive.iter().filter(|t| t.latency.count > 0) {
+            println!(
+                "receive end to end, {}: {} journeys, p50 {} µs, p99 {} µs",
+                total.class,
+                total.latency.count,
+                us(total.latency.p50),
+                us(total.latency.p99)
+            );
+        }
     }
     let c = |name: &str| s.counters.get(name).copied().unwrap_or(0);
     println!(
@@ -173,6 +178,33 @@ fn print_summary(s: &Summary) {
     }
     for d in &s.drops {
         println!("drop: {} x{} at {}", d.reason, d.count, d.location);
+    }
+}
+
+/// A table per direction of stage rows; `events` adds their event counts.
+fn print_stages(rows: &[StageSummary], events: bool) {
+    for direction in ["rx", "tx"] {
+        let title = format!("{} (µs)", direction.to_uppercase());
+        let mut head = vec![title.as_str(), "CLASS", ">PACKETS"];
+        if events {
+            head.push(">EVENTS");
+        }
+        head.extend([">P50", ">P90", ">P99", ">P99.9", ">MAX"]);
+        let mut t = Table::new(&head);
+        for row in rows.iter().filter(|r| r.direction == direction) {
+            let mut cells = vec![row.stage.clone(), row.class.to_string()];
+            if row.present {
+                cells.push(row.latency.count.to_string());
+                if events {
+                    cells.push(row.events.to_string());
+                }
+                cells.extend(latency_cells(&row.latency));
+            } else {
+                cells.push("absent".into());
+            }
+            t.row(cells);
+        }
+        print!("\n{t}");
     }
 }
 

@@ -2,9 +2,11 @@
 //!
 //! Everything here is `#[repr(C)]` plain data: the kernel side reads it from
 //! globals and writes it into maps, userspace fills or reads the same bytes.
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "user")), no_std)]
 
 pub mod hist;
+#[cfg(feature = "user")]
+pub mod histogram;
 pub mod points;
 pub mod sampling;
 

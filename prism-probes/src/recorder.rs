@@ -3,25 +3,25 @@
 //! (devices, drop reasons, kernel symbols) and event batches on the
 //! trace's clock. The command drives the timing; this does the writing.
 
-use std::{collections::HashMap, io::Write, path::Path};
+use std::{collections::BTreeMap, collections::HashMap, io::Write, path::Path};
 
 use anyhow::{Context, Result};
-use prism_probes::{
-    collector::{Collector, EventSampling},
-    devices::Device,
-    snapshot::{COUNTER_NAMES, Snapshot, monotonic_ns},
-    stages::{Direction, Stage},
-    symbols::KernelSymbols,
-};
-use prism_probes_common::{EVENT_FIRST, Event};
-
-use crate::{
+use prism_probes_common::{EVENT_FIRST, Event, histogram::Histogram};
+use prism_trace::{
     TraceWriter,
     format::VERSION,
     schema::{
-        DeviceInfo, DropRecord, EventRecord, Footer, Header, NapiRecord, SnapshotRecord,
-        SparseHist, StageHist, StageInfo, bucket_bounds,
+        ContainerRecord, DeviceInfo, DropRecord, EventRecord, Footer, Header, NapiRecord,
+        SnapshotRecord, SparseHist, StageHist, StageInfo, bucket_bounds,
     },
+};
+
+use crate::{
+    collector::{Collector, EventSampling},
+    devices::Device,
+    sampler::Sampler,
+    snapshot::{COUNTER_NAMES, Class, ContainerFigures, Snapshot, monotonic_ns},
+    stages::{Direction, Stage},
 };
 
 /// What the header says beyond what the collector knows.
@@ -37,7 +37,6 @@ pub struct Recorder<W: Write> {
     writer: TraceWriter<W>,
     base_ns: u64,
     devices: Vec<DeviceInfo>,
-    symbols: KernelSymbols,
     names: HashMap<u64, String>,
     first_lost: u64,
     last_lost: u64,
@@ -46,37 +45,36 @@ pub struct Recorder<W: Write> {
 }
 
 impl Recorder<std::io::BufWriter<std::fs::File>> {
-    pub fn create(path: &Path, collector: &Collector, info: RecordingInfo) -> Result<Self> {
-        let header = header(collector, info);
+    pub fn create(path: &Path, sampler: &Sampler, info: RecordingInfo) -> Result<Self> {
+        let header = header(sampler.collector(), info);
         let writer = TraceWriter::create(path, &header)
             .with_context(|| format!("create {}", path.display()))?;
-        Recorder::new(writer, header, collector)
+        Recorder::new(writer, header, sampler)
     }
 }
 
 impl<W: Write> Recorder<W> {
-    fn new(writer: TraceWriter<W>, header: Header, collector: &Collector) -> Result<Self> {
+    fn new(writer: TraceWriter<W>, header: Header, sampler: &Sampler) -> Result<Self> {
         let mut r = Self {
             writer,
             base_ns: header.clock_base_ns,
             devices: header.devices,
-            symbols: KernelSymbols::default(),
             names: HashMap::new(),
             first_lost: 0,
             last_lost: 0,
             batch: Vec::new(),
             records: Vec::new(),
         };
-        let first = collector.snapshot()?;
+        let first = sampler.collector().snapshot()?;
         r.first_lost = lost(&first);
-        r.snapshot(collector, &first)?;
+        r.snapshot(sampler, &first)?;
         Ok(r)
     }
 
     /// Moves waiting events from the kernel into the file; returns how many.
-    pub fn drain_events(&mut self, collector: &mut Collector) -> Result<usize> {
+    pub fn drain_events(&mut self, sampler: &mut Sampler) -> Result<usize> {
         self.batch.clear();
-        let n = collector.read_events(&mut self.batch);
+        let n = sampler.collector_mut().read_events(&mut self.batch);
         self.records.clear();
         self.records
             .extend(self.batch.iter().map(|e| event(e, self.base_ns)));
@@ -86,14 +84,14 @@ impl<W: Write> Recorder<W> {
 
     /// Reads and writes a snapshot (with the devices if they changed), then
     /// flushes, so that everything so far survives a kill.
-    pub fn take_snapshot(&mut self, collector: &mut Collector) -> Result<()> {
-        collector.refresh_devices()?;
-        let s = collector.snapshot()?;
-        self.snapshot(collector, &s)?;
+    pub fn take_snapshot(&mut self, sampler: &mut Sampler) -> Result<()> {
+        let s = sampler.sample()?;
+        self.snapshot(sampler, &s)?;
         self.writer.flush().context("write the trace")
     }
 
-    fn snapshot(&mut self, collector: &Collector, s: &Snapshot) -> Result<()> {
+    fn snapshot(&mut self, sampler: &Sampler, s: &Snapshot) -> Result<()> {
+        let collector = sampler.collector();
         self.last_lost = lost(s);
         let devices = device_infos(collector.devices());
         let changed = devices != self.devices;
@@ -102,15 +100,7 @@ impl<W: Write> Recorder<W> {
         }
         let record = SnapshotRecord {
             t_ns: s.at_ns.saturating_sub(self.base_ns),
-            stages: s
-                .stages
-                .iter()
-                .map(|((stage, class), h)| StageHist {
-                    stage: stage.id(),
-                    class: class.id(),
-                    hist: SparseHist::from(h),
-                })
-                .collect(),
+            stages: stage_hists(&s.stages),
             counters: s.counters.0.to_vec(),
             softirq: s.softirq.iter().map(SparseHist::from).collect(),
             napi: s
@@ -123,14 +113,20 @@ impl<W: Write> Recorder<W> {
                     exhausted: n.exhausted,
                 })
                 .collect(),
-            drops: self.drops(collector, s),
+            drops: self.drops(sampler, s),
             devices: changed.then_some(devices),
+            receive: by_class(&s.receive_total),
+            containers: s
+                .containers
+                .iter()
+                .map(|(inode, c)| container_record(*inode, c))
+                .collect(),
         };
         self.writer.snapshot(&record).context("write a snapshot")
     }
 
     /// Drop sites with names; symbols are resolved once per address.
-    fn drops(&mut self, collector: &Collector, s: &Snapshot) -> Vec<DropRecord> {
+    fn drops(&mut self, sampler: &Sampler, s: &Snapshot) -> Vec<DropRecord> {
         let unknown: Vec<u64> = s
             .drops
             .keys()
@@ -138,13 +134,13 @@ impl<W: Write> Recorder<W> {
             .filter(|a| !self.names.contains_key(a))
             .collect();
         if !unknown.is_empty() {
-            let names = self.symbols.names(&unknown);
+            let names = sampler.symbols().names(&unknown);
             self.names.extend(unknown.into_iter().zip(names));
         }
         s.drops
             .iter()
             .map(|(k, n)| DropRecord {
-                reason: collector.drop_reason(k.reason),
+                reason: sampler.collector().drop_reason(k.reason),
                 location: self.names[&k.location].clone(),
                 count: *n,
             })
@@ -165,9 +161,9 @@ impl<W: Write> Recorder<W> {
     }
 
     /// Drains the last events, takes a last snapshot and writes the footer.
-    pub fn finish(mut self, collector: &mut Collector, end: &str) -> Result<Footer> {
-        self.drain_events(collector)?;
-        self.take_snapshot(collector)?;
+    pub fn finish(mut self, sampler: &mut Sampler, end: &str) -> Result<Footer> {
+        self.drain_events(sampler)?;
+        self.take_snapshot(sampler)?;
         let footer = Footer {
             end: end.into(),
             duration_ns: monotonic_ns().saturating_sub(self.base_ns),
@@ -180,6 +176,34 @@ impl<W: Write> Recorder<W> {
             .finish(footer.clone())
             .context("write the trace's footer")?;
         Ok(footer)
+    }
+}
+
+fn stage_hists(stages: &BTreeMap<(Stage, Class), Histogram>) -> Vec<StageHist> {
+    stages
+        .iter()
+        .map(|((stage, class), h)| StageHist {
+            stage: stage.id(),
+            class: class.id(),
+            hist: SparseHist::from(h),
+        })
+        .collect()
+}
+
+/// Histograms indexed by class id, as records keep them.
+fn by_class(hists: &[Histogram; 2]) -> Vec<SparseHist> {
+    hists.iter().map(SparseHist::from).collect()
+}
+
+fn container_record(netns_inode: u32, c: &ContainerFigures) -> ContainerRecord {
+    let (pod, pod_namespace) = c.pod.clone().unzip();
+    ContainerRecord {
+        netns_inode,
+        name: c.name.clone(),
+        pod,
+        pod_namespace,
+        stages: stage_hists(&c.stages),
+        receive: by_class(&c.receive_total),
     }
 }
 

@@ -1,11 +1,11 @@
 //! Latency histograms in userspace: summed over CPUs, subtracted between
-//! snapshots, and read as percentiles.
+//! snapshots, and read as percentiles. Here rather than in the loader so
+//! that the trace format, the lab and the front ends share them without
+//! building the eBPF programs.
 
-use prism_probes_common::{
-    Hist,
-    hist::{BUCKETS, bucket_lower, bucket_of, bucket_upper},
-};
 use serde::Serialize;
+
+use crate::hist::{BUCKETS, Hist, bucket_lower, bucket_of, bucket_upper};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Histogram {
