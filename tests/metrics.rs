@@ -294,6 +294,32 @@ fn prometheus_scrapes_the_stage_histograms_and_agrees_with_stat() {
         near(per_container, host),
         "containers {per_container}, host {host}"
     );
+    // Prometheus asks for gzip and gets it; the body is the same exposition.
+    let url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    let gz = Command::new("curl")
+        .args([
+            "-sf",
+            "--max-time",
+            "5",
+            "-H",
+            "Accept-Encoding: gzip",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(gz.status.success());
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz.stdout[..]), &mut text)
+        .expect("a gzip body");
+    let families = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with("# TYPE"))
+            .map(String::from)
+            .collect()
+    };
+    let plain = get(&url).unwrap();
+    assert_eq!(families(&text), families(&plain));
+    assert!(text.ends_with("# EOF\n") && gz.stdout.len() * 4 < plain.len());
     assert!(counted >= 10, "only {counted} high-class stages in stat");
     assert!(
         compared >= 2,

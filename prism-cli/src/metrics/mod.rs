@@ -83,8 +83,19 @@ fn answer(request: Request, sampler: &mut Sampler, node: &str) {
             match gather(sampler, node) {
                 Ok(x) => {
                     let text = x.render();
-                    log::debug!("scrape: {} bytes in {:?}", text.len(), began.elapsed());
-                    Response::from_string(text).with_header(header("Content-Type", OPENMETRICS))
+                    let gzip = accepts_gzip(&request);
+                    log::debug!(
+                        "scrape: {} bytes in {:?} (gzip: {gzip})",
+                        text.len(),
+                        began.elapsed()
+                    );
+                    let response = if gzip {
+                        Response::from_data(gzipped(text.as_bytes()))
+                            .with_header(header("Content-Encoding", "gzip"))
+                    } else {
+                        Response::from_string(text)
+                    };
+                    response.with_header(header("Content-Type", OPENMETRICS))
                 }
                 Err(e) => {
                     log::warn!("scrape: {e:#}");
@@ -104,6 +115,26 @@ fn answer(request: Request, sampler: &mut Sampler, node: &str) {
     if let Err(e) = request.respond(response) {
         log::debug!("respond: {e}");
     }
+}
+
+/// Whether the client takes a gzip body (Prometheus does, and says so).
+fn accepts_gzip(request: &Request) -> bool {
+    request.headers().iter().any(|h| {
+        h.field.equiv("Accept-Encoding")
+            && h.value
+                .as_str()
+                .split(',')
+                .any(|e| e.split(';').next().is_some_and(|e| e.trim() == "gzip"))
+    })
+}
+
+/// The fastest level: most of the size goes at any level, and a scrape
+/// must stay cheap.
+fn gzipped(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(body).expect("writing to memory");
+    gz.finish().expect("writing to memory")
 }
 
 fn header(name: &str, value: &str) -> Header {

@@ -179,7 +179,14 @@ pub mod reason {
     /// This kernel's `bpf_skb_adjust_room` cannot decapsulate it (an inner
     /// family other than the outer one, or GSO, before the decap flags).
     pub const KERNEL: u32 = 17;
-    pub const COUNT: u32 = 18;
+    /// Receive: outer lengths that disagree with the packet, a bad IPv4
+    /// header checksum, or VXLAN flags the kernel refuses: the kernel
+    /// drops it, so the fast path must not deliver it.
+    pub const MALFORMED: u32 = 18;
+    /// Receive: not addressed to this host's underlay MAC and VTEP address
+    /// (the kernel would not decapsulate it here).
+    pub const OTHER_HOST: u32 = 19;
+    pub const COUNT: u32 = 20;
 
     pub const NAMES: [&str; COUNT as usize] = [
         "fast",
@@ -200,6 +207,8 @@ pub mod reason {
         "unknown_ip",
         "ttl",
         "kernel",
+        "malformed",
+        "other_host",
     ];
 }
 

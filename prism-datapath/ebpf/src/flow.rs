@@ -16,6 +16,8 @@ pub enum Unreadable {
     NonIp,
     Fragment,
     Truncated,
+    /// An IP header whose version or length field is impossible.
+    Malformed,
 }
 
 impl Unreadable {
@@ -26,6 +28,7 @@ impl Unreadable {
             Self::NonIp => reason::NON_IP,
             Self::Fragment => reason::FRAGMENT,
             Self::Truncated => reason::TRUNCATED,
+            Self::Malformed => reason::MALFORMED,
         };
         (why, false)
     }
@@ -59,6 +62,10 @@ pub fn classify(ctx: &TcContext, ethertype: u16, ip: usize) -> Result<Flow, Unre
     let ipv6 = ethertype == ETH_P_IPV6;
     let l4 = if ethertype == ETH_P_IP {
         let h: [u8; 20] = ctx.load(ip).map_err(|_| Unreadable::Truncated)?;
+        // The ports are found by the header length: it must be one.
+        if h[0] >> 4 != 4 || h[0] & 0x0f < 5 {
+            return Err(Unreadable::Malformed);
+        }
         if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
             return Err(Unreadable::Fragment);
         }
@@ -66,6 +73,9 @@ pub fn classify(ctx: &TcContext, ethertype: u16, ip: usize) -> Result<Flow, Unre
         ip + ((h[0] & 0x0f) as usize) * 4
     } else if ipv6 {
         let h: [u8; 40] = ctx.load(ip).map_err(|_| Unreadable::Truncated)?;
+        if h[0] >> 4 != 6 {
+            return Err(Unreadable::Malformed);
+        }
         flow.set_ipv6(&h);
         // Extension headers (a fragment header among them) are not
         // followed: such packets keep the normal path.

@@ -71,7 +71,7 @@ fn mark(ctx: &TcContext) -> Result<(), (u32, bool)> {
 
 /// The verdict, or why the packet keeps the normal path (and its class).
 fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
-    let Vxlan { inner, flow } = vxlan(ctx)?;
+    let Vxlan { inner, flow } = vxlan(ctx, true)?;
     if !flow.high {
         return Err((reason::LOW, false));
     }

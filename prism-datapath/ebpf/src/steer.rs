@@ -17,7 +17,7 @@ pub fn prism_steer(ctx: TcContext) -> i32 {
     if cfg.modes & mode::NIC == 0 {
         return TC_ACT_UNSPEC;
     }
-    let high = match vxlan(&ctx) {
+    let high = match vxlan(&ctx, false) {
         Ok(v) => v.flow.high,
         // Another VXLAN device's packet: its own steering program (Docker
         // gives each network one, on one underlay) decides.
