@@ -2,6 +2,7 @@
 //! labs that always come down again, and the root check.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod datapath;
 pub mod extra;
 pub mod packets;
 pub mod profilers;
