@@ -198,8 +198,16 @@ fn underlay_of(
     notes: &mut Vec<String>,
 ) -> Option<Underlay> {
     let info = vxlan.vxlan.clone().unwrap_or_default();
-    let by_route = |ip: Ipv4Addr| routes::lookup(&socket.routes, ip).and_then(|r| r.oif);
-    let found = if let Some(lower) = info.lower {
+    // Never the VXLAN device itself (a route to a VTEP through the overlay,
+    // or the local address put on the VXLAN device): its packets cannot
+    // leave over it.
+    let itself = |ifindex: u32| socket.link(ifindex) == Some(vxlan);
+    let by_route = |ip: Ipv4Addr| {
+        routes::lookup(&socket.routes, ip)
+            .and_then(|r| r.oif)
+            .filter(|oif| !itself(*oif))
+    };
+    let found = if let Some(lower) = info.lower.filter(|l| !itself(*l)) {
         Some((lower, UnderlayFrom::Dev))
     } else if let Some(oif) = vteps.iter().find_map(|v| by_route(*v)) {
         Some((oif, UnderlayFrom::RouteToVtep))
@@ -207,7 +215,7 @@ fn underlay_of(
         && let Some(l) = socket
             .links
             .iter()
-            .find(|l| ipv4_addresses(l).contains(&local))
+            .find(|l| ipv4_addresses(l).contains(&local) && !itself(l.ifindex))
     {
         Some((l.ifindex, UnderlayFrom::LocalAddress))
     } else {
@@ -216,6 +224,7 @@ fn underlay_of(
             .iter()
             .find(|r| r.prefix == 0)
             .and_then(|r| r.oif)
+            .filter(|oif| !itself(*oif))
             .map(|oif| (oif, UnderlayFrom::DefaultRoute))
     };
     let Some((ifindex, found_by)) = found else {

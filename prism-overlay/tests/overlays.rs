@@ -467,3 +467,30 @@ fn a_veth_underlay_is_no_container() {
         .collect();
     assert!(roles.contains(&(600, Role::Underlay)), "{roles:?}");
 }
+
+/// Found by the topology fuzzer (prism-datapath/tests/hostile_topology.rs):
+/// a VXLAN device without `dev` whose local address sits on the device
+/// itself, and whose VTEP route leads back into it, was taken for its own
+/// underlay. The real underlay is found past it.
+#[test]
+fn a_vxlan_device_is_never_its_own_underlay() {
+    let mut facts = flannel();
+    let node = &mut facts.namespaces[0];
+    // flannel.1 listed before eth0, holding the local address too.
+    node.links.swap(0, 1);
+    let flannel = &mut node.links[0];
+    flannel.vxlan.as_mut().unwrap().lower = None;
+    flannel.addresses.push("192.168.100.1/32".into());
+    // The route to the remote VTEP through the overlay device (a loop).
+    node.routes.insert(0, route("192.168.100.2", 32, None, 3));
+    let model = learn(&facts);
+    let u = model.overlays[0].underlay.as_ref().unwrap();
+    assert_eq!(u.dev.name, "eth0");
+    assert_eq!(u.found_by, UnderlayFrom::LocalAddress);
+
+    // With nothing else holding the address, there is no underlay.
+    facts.namespaces[0].links[1].addresses.clear();
+    facts.namespaces[0].routes.retain(|r| r.oif == Some(3));
+    let model = learn(&facts);
+    assert!(model.overlays[0].underlay.is_none());
+}

@@ -25,8 +25,13 @@ pub const VERSION: u16 = 2;
 pub const PREAMBLE_LEN: usize = MAGIC.len() + 2;
 /// Bytes of a record before its payload.
 pub const RECORD_HEADER_LEN: usize = 10;
-/// A record larger than this is damage, not data.
-pub const MAX_RECORD_LEN: u32 = 256 << 20;
+/// A record larger than this is damage, not data (the largest Prism
+/// writes, a batch of every event a full 16 MiB ring buffer holds, is a
+/// few MiB).
+pub const MAX_RECORD_LEN: u32 = 64 << 20;
+/// A payload that decompresses to more than this is damage too: a small
+/// file must not make a reader allocate gigabytes.
+pub const MAX_DECODED_LEN: u64 = 32 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -168,8 +173,10 @@ pub fn read_record(r: &mut impl Read, record: usize, offset: u64) -> Result<Next
     if len > MAX_RECORD_LEN {
         return Err(damaged(format!("length {len}")));
     }
-    let mut payload = vec![0u8; len as usize];
-    if read_full(r, &mut payload)? < payload.len() {
+    // Grown as bytes arrive, not allocated at the length the record
+    // claims: a cut or forged length costs what the file holds.
+    let mut payload = Vec::new();
+    if r.take(len as u64).read_to_end(&mut payload)? < len as usize {
         return Ok(Next::Cut);
     }
     if crc(head[8], head[9], &payload) != sum {
@@ -188,7 +195,7 @@ impl RawRecord {
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, String> {
         let raw;
         let bytes = if self.codec.compressed() {
-            raw = zstd::stream::decode_all(&self.payload[..]).map_err(|e| e.to_string())?;
+            raw = decompress(&self.payload)?;
             &raw[..]
         } else {
             &self.payload[..]
@@ -199,6 +206,23 @@ impl RawRecord {
             other => Err(format!("unknown codec {other}")),
         }
     }
+}
+
+/// zstd-decompresses `payload`, refusing to go past [`MAX_DECODED_LEN`].
+fn decompress(payload: &[u8]) -> Result<Vec<u8>, String> {
+    let decoder = zstd::stream::read::Decoder::new(payload).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    decoder
+        .take(MAX_DECODED_LEN + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() as u64 > MAX_DECODED_LEN {
+        return Err(format!(
+            "it decompresses to more than {} MiB",
+            MAX_DECODED_LEN >> 20
+        ));
+    }
+    Ok(out)
 }
 
 fn crc(kind: u8, codec: u8, payload: &[u8]) -> u32 {
