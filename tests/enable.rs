@@ -12,7 +12,9 @@ use prism_lab::{
     state,
     workload::prober::{ProberConfig, Proto},
 };
-use support::{Lab, extra::add_to_host2, prism, run, run_ok, run_unprivileged, turn};
+use support::{
+    Disable, Lab, counter, extra::add_to_host2, prism, run, run_ok, run_unprivileged, turn,
+};
 
 /// `prism enable` on this lab's hosts only, with the prober's port high.
 fn enable_args(lab: &Lab) -> Vec<String> {
@@ -31,49 +33,19 @@ fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// Disables the datapath when dropped, also when a test fails.
-struct Disable;
-
-impl Drop for Disable {
-    fn drop(&mut self) {
-        let _ = run(&["disable"]);
-    }
-}
-
 fn status() -> serde_json::Value {
     serde_json::from_str(&run_ok(&["status", "--json"])).unwrap()
 }
 
-fn counter(status: &serde_json::Value, direction: &str, reason: &str, class: &str) -> u64 {
-    status["counters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["direction"] == direction && r["reason"] == reason && r["class"] == class)
-        .map(|r| r["packets"].as_u64().unwrap())
-        .sum()
-}
-
 /// (UDP checksum errors, TCP checksum errors, TCP retransmissions) in a
-/// namespace, from its /proc/net/snmp.
+/// namespace.
 fn snmp(ns: &str) -> (u64, u64, u64) {
-    prism_kernel::netns::run_in(Some(ns), || {
-        let text = std::fs::read_to_string("/proc/thread-self/net/snmp").unwrap();
-        let value = |proto: &str, field: &str| -> u64 {
-            let mut lines = text
-                .lines()
-                .filter(|l| l.starts_with(&format!("{proto}: ")));
-            let (names, values) = (lines.next().unwrap(), lines.next().unwrap());
-            let i = names.split_whitespace().position(|n| n == field).unwrap();
-            values.split_whitespace().nth(i).unwrap().parse().unwrap()
-        };
-        (
-            value("Udp", "InCsumErrors"),
-            value("Tcp", "InCsumErrors"),
-            value("Tcp", "RetransSegs"),
-        )
-    })
-    .unwrap()
+    let s = prism_kernel::snmp::Snmp::of(Some(ns)).unwrap();
+    (
+        s.udp_in_csum_errors,
+        s.tcp_in_csum_errors,
+        s.tcp_retrans_segs,
+    )
 }
 
 fn probe(topo: &Topology, proto: Proto) -> prism_lab::scenario::ScenarioReport {

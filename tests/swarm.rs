@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use prism_lab::workload::prober::ProbeResult;
-use support::{run, run_ok, stat, swarm::Swarm, turn};
+use support::{Disable, run_ok, stat, swarm::Swarm, turn};
 
 const RULE: &str = "udp port 7777";
 
@@ -18,15 +18,6 @@ const RULE: &str = "udp port 7777";
 fn probe(swarm: &Swarm, duration: Duration) -> ProbeResult {
     let (c1, c2) = (&swarm.containers[0], &swarm.containers[1]);
     support::probe_udp(&c1.alias, &c2.alias, c2.ip, duration, 300)
-}
-
-/// Disables the datapath when dropped, also when the test fails.
-struct Disable;
-
-impl Drop for Disable {
-    fn drop(&mut self) {
-        let _ = run(&["disable"]);
-    }
 }
 
 fn within(seen: u64, expected: u64, what: &str) {

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{Lab, prism, run_ok, turn};
+use support::{Disable, Lab, prism, run_ok, turn};
 
 /// A private tmux server (its own socket) with one 120x40 shell pane;
 /// killed when dropped, so a failing test leaves no server behind.
@@ -107,20 +107,11 @@ impl Drop for Traffic {
     }
 }
 
-/// Turns the datapath off when dropped, so a failed test leaves it off
-/// (declared before the `Tmux`, it drops after `top` is gone).
-struct DisableAtEnd;
-
-impl Drop for DisableAtEnd {
-    fn drop(&mut self) {
-        let _ = support::run(&["disable"]);
-    }
-}
-
 /// This test's turn on the machine, from a clean slate, with its own lab;
 /// dropped, the datapath goes off before the next test's turn.
 struct Machine {
-    _off: DisableAtEnd,
+    /// Declared before the `Tmux`: it drops after `top` is gone.
+    _off: Disable,
     _turn: std::sync::MutexGuard<'static, ()>,
     lab: Lab,
 }
@@ -130,7 +121,7 @@ impl Machine {
         let lab = Lab::up(tag);
         let machine = Machine {
             _turn: turn(),
-            _off: DisableAtEnd,
+            _off: Disable,
             lab,
         };
         assert!(

@@ -653,6 +653,46 @@ rounds and, per configuration, the median of the ratios to 'off' paired
 within each round (these VMs are noisy; pairing cancels slow phases).
 The datapath must be off when the bench starts; it is off again after.")]
     Bench(BenchArgs),
+
+    /// Check payloads end to end: numbered UDP datagrams and a known TCP byte stream, under bulk traffic
+    #[command(after_help = "Examples:
+  sudo prism lab integrity                           10 s under TCP bulk
+  sudo prism enable --high udp port 7780 --high tcp port 7781 && sudo prism lab integrity --json
+
+From the first container to the second: datagrams whose length and bytes
+follow from their sequence number (UDP port 7780) and a stream whose every
+byte follows from its offset (TCP port 7781), checked at the receiver
+byte for byte. Reports corrupted, lost, duplicated and reordered datagrams,
+corrupted stream bytes, the stream's retransmissions and the receiver's
+checksum errors. Exits 1 if anything arrived damaged. Run it with the
+datapath off and on to compare the fast path with the kernel's.")]
+    Integrity(IntegrityArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IntegrityArgs {
+    #[command(flatten)]
+    pub lab: LabName,
+
+    /// How long the checked flows run.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// Bulk background: idle (none), tcp or udp.
+    #[arg(long, default_value = "tcp")]
+    pub background: Background,
+
+    /// Checked datagrams per second.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=200_000))]
+    pub udp_rate: u32,
+
+    /// Checked stream rate, in MB/s.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub tcp_rate: u64,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub mod mounts;
 pub mod netns;
 pub mod rtnl;
 pub mod rtnl_events;
+pub mod snmp;
 pub mod sysfs;
 pub mod tc;
 pub mod tracefs;

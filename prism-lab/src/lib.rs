@@ -15,6 +15,7 @@
 
 pub mod build;
 pub mod connectivity;
+pub mod integrity;
 pub mod latency;
 pub mod lifecycle;
 pub mod placement;

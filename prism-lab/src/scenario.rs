@@ -168,7 +168,7 @@ pub fn run(topo: &Topology, scenario: Background, opts: &RunOptions) -> Result<S
 }
 
 /// Starts the bulk sink and senders of `scenario`; returns the sink's counter.
-fn start_background(
+pub(crate) fn start_background(
     topo: &Topology,
     scenario: Background,
     opts: &RunOptions,

@@ -106,6 +106,27 @@ impl Lab {
     }
 }
 
+/// A counter of `prism status --json`: packets by direction, reason and
+/// class.
+pub fn counter(status: &serde_json::Value, direction: &str, reason: &str, class: &str) -> u64 {
+    status["counters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["direction"] == direction && r["reason"] == reason && r["class"] == class)
+        .map(|r| r["packets"].as_u64().unwrap())
+        .sum()
+}
+
+/// Disables the datapath when dropped, also when a test fails.
+pub struct Disable;
+
+impl Drop for Disable {
+    fn drop(&mut self) {
+        let _ = run(&["disable"]);
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         let _ = run(&["lab", "down", "--name", &self.name]);

@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use prism_datapath::control::{self, EnableOptions, Mode};
 use prism_lab::{
-    Flavor, Topology,
+    Flavor,
     latency::{Percentiles, median, median_of},
     scenario::{self, Background, RunOptions, ScenarioReport},
     workload::{PROBE_PORT, prober::ProberConfig},
@@ -13,7 +13,7 @@ use prism_lab::{
 use prism_rules::RuleSet;
 use serde::Serialize;
 
-use super::{lab::lab_status, print_json};
+use super::{lab::complete_lab, print_json};
 use crate::{cli::BenchArgs, table::Table};
 
 /// One configuration of a round.
@@ -112,19 +112,12 @@ struct Output {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let status = lab_status(&args.lab.name)?;
-    if !status.complete {
-        bail!(
-            "lab {} is incomplete; run `prism lab up --name {0}` to rebuild it",
-            status.name
-        );
-    }
+    let topo = complete_lab(&args.lab.name)?;
     if control::State::load()?.is_some() {
         bail!(
             "the datapath is enabled; the bench switches it on and off itself: run `prism disable` first"
         );
     }
-    let topo = Topology::new(status.config);
     let proto = match args.proto {
         prism_lab::workload::prober::Proto::Udp => "udp",
         prism_lab::workload::prober::Proto::Tcp => "tcp",

@@ -3,9 +3,11 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use indicatif::HumanBytes;
 use prism_kernel::caps::{CapSet, require};
 use prism_lab::{
     LabConfig, Topology,
+    integrity::IntegrityOptions,
     lifecycle::{self, UpOutcome},
     scenario::{self, RunOptions, ScenarioMedian, ScenarioReport},
     state,
@@ -16,7 +18,7 @@ use serde::Serialize;
 
 use super::print_json;
 use crate::{
-    cli::{LabCommand, RunArgs},
+    cli::{IntegrityArgs, LabCommand, RunArgs},
     table::Table,
 };
 
@@ -45,8 +47,53 @@ pub fn run(cmd: LabCommand) -> Result<ExitCode> {
         LabCommand::Run(args) => run_scenarios(args),
         LabCommand::Overhead(args) => super::overhead::run(args),
         LabCommand::Bench(args) => super::bench::run(args),
+        LabCommand::Integrity(args) => return integrity(args),
     }?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn integrity(args: IntegrityArgs) -> Result<ExitCode> {
+    let topo = complete_lab(&args.lab.name)?;
+    let opts = IntegrityOptions {
+        duration: args.duration,
+        background: args.background,
+        udp_rate: args.udp_rate,
+        tcp_rate: args.tcp_rate << 20,
+    };
+    eprintln!(
+        "checking payloads for {} under {} background ...",
+        humantime::format_duration(opts.duration),
+        opts.background.name()
+    );
+    let r = prism_lab::integrity::run(&topo, &opts)?;
+    if args.json {
+        print_json(&r)?;
+    } else {
+        let u = &r.udp;
+        println!(
+            "udp: {} sent, {} received, {} corrupted, {} lost, {} duplicated, {} reordered",
+            r.udp_sent, u.received, u.corrupted, r.udp_lost, u.duplicates, u.reordered
+        );
+        println!(
+            "tcp: {} sent, {} received, {} corrupted, {} segments retransmitted",
+            HumanBytes(r.tcp_sent.bytes),
+            HumanBytes(r.tcp.bytes),
+            r.tcp.corrupted_bytes,
+            r.tcp_sent.retransmitted
+        );
+        println!(
+            "receiver: {} UDP and {} TCP checksum errors, {} datagrams dropped for a full buffer",
+            r.receiver.udp_in_csum_errors,
+            r.receiver.tcp_in_csum_errors,
+            r.receiver.udp_rcvbuf_errors
+        );
+        println!("{}", if r.intact() { "intact" } else { "DAMAGED" });
+    }
+    Ok(if r.intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn up(config: LabConfig) -> Result<()> {
@@ -148,15 +195,20 @@ struct RunOutput<'a> {
     medians: Vec<ScenarioMedian>,
 }
 
-fn run_scenarios(args: RunArgs) -> Result<()> {
-    let s = lab_status(&args.lab.name)?;
+/// The topology of lab `name`, which must be up and whole.
+pub(super) fn complete_lab(name: &str) -> Result<Topology> {
+    let s = lab_status(name)?;
     if !s.complete {
         bail!(
             "lab {} is incomplete; run `prism lab up --name {0}` to rebuild it",
             s.name
         );
     }
-    let topo = Topology::new(s.config);
+    Ok(Topology::new(s.config))
+}
+
+fn run_scenarios(args: RunArgs) -> Result<()> {
+    let topo = complete_lab(&args.lab.name)?;
     let opts = RunOptions {
         duration: args.duration,
         warmup: args.warmup,

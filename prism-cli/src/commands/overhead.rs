@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use prism_lab::{
     Topology,
     latency::median,
@@ -17,7 +17,7 @@ use prism_probes::{
 use prism_rules::RuleSet;
 use serde::Serialize;
 
-use super::{lab::lab_status, print_json};
+use super::{lab::complete_lab, print_json};
 use crate::{cli::OverheadArgs, table::Table};
 
 /// What is attached during a run.
@@ -107,14 +107,7 @@ struct Output {
 }
 
 pub fn run(args: OverheadArgs) -> Result<()> {
-    let status = lab_status(&args.lab.name)?;
-    if !status.complete {
-        bail!(
-            "lab {} is incomplete; run `prism lab up --name {0}` to rebuild it",
-            status.name
-        );
-    }
-    let topo = Topology::new(status.config);
+    let topo = complete_lab(&args.lab.name)?;
     let opts = RunOptions {
         duration: args.duration,
         ..Default::default()

@@ -4,6 +4,7 @@
 //! container's namespace and, optionally, been pinned to a CPU.
 
 pub mod bulk;
+pub mod integrity;
 pub mod prober;
 mod thread;
 
