@@ -344,7 +344,7 @@ pub fn attach(
 
 fn make_record(dir: &Path, record: &Record) -> Result<PathBuf> {
     let path = dir.join(record.name());
-    fs::create_dir(&path).with_context(|| format!("record {}", path.display()))?;
+    prism_kernel::files::create_dir(&path).with_context(|| format!("record {}", path.display()))?;
     Ok(path)
 }
 

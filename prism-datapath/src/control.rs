@@ -186,8 +186,7 @@ impl State {
 
     fn save(&self) -> Result<()> {
         let path = pins::state_file();
-        fs::create_dir_all(path.parent().expect("has a parent"))?;
-        fs::write(&path, serde_json::to_string_pretty(self)?)
+        prism_kernel::files::write_atomically(&path, serde_json::to_string_pretty(self)?.as_bytes())
             .with_context(|| format!("write {}", path.display()))
     }
 }
@@ -399,7 +398,8 @@ fn enable_host(
 ) -> Result<usize> {
     let dir = pins::host_dir(host.netns_inode);
     if !dir.exists() {
-        fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        prism_kernel::files::create_dirs(&dir)
+            .with_context(|| format!("create {}", dir.display()))?;
         tx.created(dir.clone());
         let mut obj = DatapathObject::load(Some(&pins::rules_dir()))?;
         for name in TABLE_MAPS {

@@ -43,7 +43,8 @@ impl DatapathObject {
         let mut loader = prism_kernel::bpf::loader();
         loader.override_global("HELPERS", &helpers, true);
         if let Some(dir) = rules_pin {
-            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+            prism_kernel::files::create_dirs(dir)
+                .with_context(|| format!("create {}", dir.display()))?;
             loader.map_pin_path("RULES", dir.join("RULES"));
             loader.map_pin_path("RULE_COUNT", dir.join("RULE_COUNT"));
         }

@@ -39,12 +39,7 @@ pub fn state_file() -> PathBuf {
 /// that `disable` is taking down. Released when dropped.
 pub fn lock() -> Result<Flock<fs::File>> {
     let path = state_file().with_extension("lock");
-    fs::create_dir_all(path.parent().expect("has a parent"))?;
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let file = prism_kernel::files::open_for_writing(&path)
         .with_context(|| format!("open {}", path.display()))?;
     Flock::lock(file, FlockArg::LockExclusive)
         .map_err(|(_, e)| e)

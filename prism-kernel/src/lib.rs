@@ -9,6 +9,7 @@ pub mod bpf;
 pub mod btf;
 pub mod caps;
 pub mod ethtool;
+pub mod files;
 pub mod mounts;
 pub mod netns;
 pub mod rtnl;

@@ -29,9 +29,8 @@ pub fn load(name: &str) -> Result<Option<LabConfig>> {
 }
 
 pub fn save(config: &LabConfig) -> Result<()> {
-    fs::create_dir_all(STATE_DIR).with_context(|| format!("create {STATE_DIR}"))?;
     let text = serde_json::to_string_pretty(config)?;
-    fs::write(path(&config.name), text)
+    prism_kernel::files::write_atomically(&path(&config.name), text.as_bytes())
         .with_context(|| format!("write {}", path(&config.name).display()))
 }
 
