@@ -381,6 +381,12 @@ pub fn try_attach(
     Ok(())
 }
 
+/// Whether the device `want` names is still there with its ifindex, in the
+/// namespace the calling thread is in.
+pub fn still_there(want: &Wanted) -> bool {
+    nix::net::if_::if_nametoindex(want.dev.as_str()).is_ok_and(|i| i == want.ifindex)
+}
+
 /// The names of Prism's programs, as tcx and cls_bpf report them.
 const OURS: [&str; 4] = [RX_PROGRAM, RX_SANDBOX_PROGRAM, TX_PROGRAM, STEER_PROGRAM];
 

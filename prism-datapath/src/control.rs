@@ -590,10 +590,19 @@ fn attach_missing(
         let ns = fs::File::open(path).with_context(|| format!("open namespace {label}"))?;
         // Records made before a failure are in `tx`, to be undone.
         let done = netns::run_in_file(Some(&ns), label, || -> Result<usize> {
+            let mut attached = 0;
             for w in &here {
-                attach::attach(mechanism, dir, w, inode, tx, others)?;
+                match attach::attach(mechanism, dir, w, inode, tx, others) {
+                    Ok(()) => attached += 1,
+                    // A container that left while enable looked: nothing
+                    // to serve (a watcher drops it from the tables next).
+                    Err(e) if w.role == Role::Tx && !attach::still_there(w) => {
+                        log::info!("{} left during the update: {e:#}", w.dev);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            Ok(here.len())
+            Ok(attached)
         })
         .and_then(|r| r);
         result = result.and_then(|n| done.map(|d| n + d));
@@ -602,6 +611,22 @@ fn attach_missing(
         }
     }
     result
+}
+
+/// Adds rules to the live rule map, under the control lock: two
+/// concurrent changes (or a change and an `enable`) each see the other's
+/// rules instead of writing over them. `None` when nothing is enabled.
+pub fn add_rules(rules: &[prism_rules::Rule]) -> Result<Option<prism_rules::RuleSet>> {
+    let _lock = pins::lock()?;
+    PinnedRules::open()?.map(|mut p| p.add(rules)).transpose()
+}
+
+/// Deletes rules from the live rule map, as [`add_rules`] adds them.
+pub fn delete_rules(rules: &[prism_rules::Rule]) -> Result<Option<prism_rules::RuleSet>> {
+    let _lock = pins::lock()?;
+    PinnedRules::open()?
+        .map(|mut p| p.delete(rules))
+        .transpose()
 }
 
 /// Removes every datapath pin and the state file. Returns how many

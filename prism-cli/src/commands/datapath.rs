@@ -264,10 +264,9 @@ fn print_overlays(overlays: &[control::OverlayStatus]) {
 }
 
 pub fn rules(cmd: RulesCommand) -> Result<ExitCode> {
-    let open = || -> Result<PinnedRules> {
-        require_privileges("prism rules")?;
-        PinnedRules::open()?.context("the datapath is not enabled, so there is no rule map; enable it with `prism enable --high RULE`")
-    };
+    const NOT_ENABLED: &str = "the datapath is not enabled, so there is no rule map; enable it with `prism enable --high RULE`";
+    require_privileges("prism rules")?;
+    let open = || -> Result<PinnedRules> { PinnedRules::open()?.context(NOT_ENABLED) };
     match cmd {
         RulesCommand::List { json } => {
             let set = open()?.read()?;
@@ -283,12 +282,12 @@ pub fn rules(cmd: RulesCommand) -> Result<ExitCode> {
         }
         RulesCommand::Add { rule } => {
             let new = parse_rules(&[rule.join(" ")])?;
-            let set = open()?.add(new.rules())?;
+            let set = control::add_rules(new.rules())?.context(NOT_ENABLED)?;
             println!("added; {} rule(s): {set}", set.len());
         }
         RulesCommand::Del { rule } => {
             let gone = parse_rules(&[rule.join(" ")])?;
-            let set = open()?.delete(gone.rules())?;
+            let set = control::delete_rules(gone.rules())?.context(NOT_ENABLED)?;
             println!(
                 "deleted; {} rule(s) left{}",
                 set.len(),
