@@ -61,6 +61,9 @@ _prism() {
             prism,top)
                 cmd="prism__subcmd__top"
                 ;;
+            prism,tune)
+                cmd="prism__subcmd__tune"
+                ;;
             prism__subcmd__help,compare)
                 cmd="prism__subcmd__help__subcmd__compare"
                 ;;
@@ -106,11 +109,17 @@ _prism() {
             prism__subcmd__help,top)
                 cmd="prism__subcmd__help__subcmd__top"
                 ;;
+            prism__subcmd__help,tune)
+                cmd="prism__subcmd__help__subcmd__tune"
+                ;;
             prism__subcmd__help__subcmd__lab,bench)
                 cmd="prism__subcmd__help__subcmd__lab__subcmd__bench"
                 ;;
             prism__subcmd__help__subcmd__lab,down)
                 cmd="prism__subcmd__help__subcmd__lab__subcmd__down"
+                ;;
+            prism__subcmd__help__subcmd__lab,integrity)
+                cmd="prism__subcmd__help__subcmd__lab__subcmd__integrity"
                 ;;
             prism__subcmd__help__subcmd__lab,overhead)
                 cmd="prism__subcmd__help__subcmd__lab__subcmd__overhead"
@@ -133,6 +142,15 @@ _prism() {
             prism__subcmd__help__subcmd__rules,list)
                 cmd="prism__subcmd__help__subcmd__rules__subcmd__list"
                 ;;
+            prism__subcmd__help__subcmd__tune,list)
+                cmd="prism__subcmd__help__subcmd__tune__subcmd__list"
+                ;;
+            prism__subcmd__help__subcmd__tune,restore)
+                cmd="prism__subcmd__help__subcmd__tune__subcmd__restore"
+                ;;
+            prism__subcmd__help__subcmd__tune,set)
+                cmd="prism__subcmd__help__subcmd__tune__subcmd__set"
+                ;;
             prism__subcmd__lab,bench)
                 cmd="prism__subcmd__lab__subcmd__bench"
                 ;;
@@ -141,6 +159,9 @@ _prism() {
                 ;;
             prism__subcmd__lab,help)
                 cmd="prism__subcmd__lab__subcmd__help"
+                ;;
+            prism__subcmd__lab,integrity)
+                cmd="prism__subcmd__lab__subcmd__integrity"
                 ;;
             prism__subcmd__lab,overhead)
                 cmd="prism__subcmd__lab__subcmd__overhead"
@@ -162,6 +183,9 @@ _prism() {
                 ;;
             prism__subcmd__lab__subcmd__help,help)
                 cmd="prism__subcmd__lab__subcmd__help__subcmd__help"
+                ;;
+            prism__subcmd__lab__subcmd__help,integrity)
+                cmd="prism__subcmd__lab__subcmd__help__subcmd__integrity"
                 ;;
             prism__subcmd__lab__subcmd__help,overhead)
                 cmd="prism__subcmd__lab__subcmd__help__subcmd__overhead"
@@ -199,6 +223,30 @@ _prism() {
             prism__subcmd__rules__subcmd__help,list)
                 cmd="prism__subcmd__rules__subcmd__help__subcmd__list"
                 ;;
+            prism__subcmd__tune,help)
+                cmd="prism__subcmd__tune__subcmd__help"
+                ;;
+            prism__subcmd__tune,list)
+                cmd="prism__subcmd__tune__subcmd__list"
+                ;;
+            prism__subcmd__tune,restore)
+                cmd="prism__subcmd__tune__subcmd__restore"
+                ;;
+            prism__subcmd__tune,set)
+                cmd="prism__subcmd__tune__subcmd__set"
+                ;;
+            prism__subcmd__tune__subcmd__help,help)
+                cmd="prism__subcmd__tune__subcmd__help__subcmd__help"
+                ;;
+            prism__subcmd__tune__subcmd__help,list)
+                cmd="prism__subcmd__tune__subcmd__help__subcmd__list"
+                ;;
+            prism__subcmd__tune__subcmd__help,restore)
+                cmd="prism__subcmd__tune__subcmd__help__subcmd__restore"
+                ;;
+            prism__subcmd__tune__subcmd__help,set)
+                cmd="prism__subcmd__tune__subcmd__help__subcmd__set"
+                ;;
             *)
                 ;;
         esac
@@ -206,7 +254,7 @@ _prism() {
 
     case "${cmd}" in
         prism)
-            opts="-v -h -V --verbose --help --version doctor top stat metrics record report compare enable disable status rules lab man completions help"
+            opts="-v -h -V --verbose --help --version doctor top stat metrics record report compare enable disable status rules tune lab man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -318,7 +366,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help)
-            opts="doctor top stat metrics record report compare enable disable status rules lab man completions help"
+            opts="doctor top stat metrics record report compare enable disable status rules tune lab man completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -416,7 +464,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help__subcmd__lab)
-            opts="up down status run overhead bench"
+            opts="up down status run overhead bench integrity"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -444,6 +492,20 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help__subcmd__lab__subcmd__down)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__lab__subcmd__integrity)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -667,8 +729,64 @@ _prism() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        prism__subcmd__help__subcmd__tune)
+            opts="list set restore"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__tune__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__tune__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__tune__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         prism__subcmd__lab)
-            opts="-v -h --verbose --help up down status run overhead bench help"
+            opts="-v -h --verbose --help up down status run overhead bench integrity help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -738,7 +856,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__lab__subcmd__help)
-            opts="up down status run overhead bench help"
+            opts="up down status run overhead bench integrity help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -780,6 +898,20 @@ _prism() {
             return 0
             ;;
         prism__subcmd__lab__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__lab__subcmd__help__subcmd__integrity)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -842,6 +974,40 @@ _prism() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__lab__subcmd__integrity)
+            opts="-v -h --name --duration --background --udp-rate --tcp-rate --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --background)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --udp-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tcp-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1312,6 +1478,140 @@ _prism() {
                     ;;
                 --profile)
                     COMPREPLY=($(compgen -W "always-on full" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__tune)
+            opts="-v -h --verbose --help list set restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__tune__subcmd__help)
+            opts="list set restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__tune__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__tune__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__tune__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__tune__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__tune__subcmd__list)
+            opts="-v -h --netns --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__tune__subcmd__restore)
+            opts="-v -h --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__tune__subcmd__set)
+            opts="-v -h --netns --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --netns)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

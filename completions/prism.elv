@@ -35,6 +35,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand disable 'Detach the datapath and remove its pins (also after a crash)'
             cand status 'Show what the datapath is attached to, its modes, rules and counters'
             cand rules 'List, add or delete high-priority rules while the datapath runs'
+            cand tune 'See and change the kernel''s receive-path knobs; put back what Prism changed'
             cand lab 'Build, inspect, load and remove the VXLAN overlay testbed'
             cand man 'Write man pages, one per command, into a directory'
             cand completions 'Print a shell completion script'
@@ -188,6 +189,53 @@ set edit:completion:arg-completer[prism] = {|@words|
         }
         &'prism;rules;help;help'= {
         }
+        &'prism;tune'= {
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'Show every knob: value, kernel default, range, the stage it acts on, and what Prism saved'
+            cand set 'Change knobs, all or none, saving what they were'
+            cand restore 'Put back every knob Prism changed, as it was before the first change'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'prism;tune;list'= {
+            cand --netns 'The namespace whose devices to show (sysctls are global)'
+            cand --json 'Print the knobs as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;tune;set'= {
+            cand --netns 'The namespace of the devices named (sysctls are global)'
+            cand --json 'Print the changes as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;tune;restore'= {
+            cand --json 'Print the changes as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'prism;tune;help'= {
+            cand list 'Show every knob: value, kernel default, range, the stage it acts on, and what Prism saved'
+            cand set 'Change knobs, all or none, saving what they were'
+            cand restore 'Put back every knob Prism changed, as it was before the first change'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'prism;tune;help;list'= {
+        }
+        &'prism;tune;help;set'= {
+        }
+        &'prism;tune;help;restore'= {
+        }
+        &'prism;tune;help;help'= {
+        }
         &'prism;lab'= {
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
@@ -199,6 +247,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
             cand overhead 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
             cand bench 'Reproduce the paper''s experiment: the prober under bulk traffic, datapath off and on'
+            cand integrity 'Check payloads end to end: numbered UDP datagrams and a known TCP byte stream, under bulk traffic'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'prism;lab;up'= {
@@ -267,6 +316,18 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'prism;lab;integrity'= {
+            cand --name 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2'
+            cand --duration 'How long the checked flows run'
+            cand --background 'Bulk background: idle (none), tcp or udp'
+            cand --udp-rate 'Checked datagrams per second'
+            cand --tcp-rate 'Checked stream rate, in MB/s'
+            cand --json 'Print the report as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'prism;lab;help'= {
             cand up 'Build the testbed (idempotent) and check container-to-container connectivity'
             cand down 'Remove the testbed, also after a half-failed `up`'
@@ -274,6 +335,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
             cand overhead 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
             cand bench 'Reproduce the paper''s experiment: the prober under bulk traffic, datapath off and on'
+            cand integrity 'Check payloads end to end: numbered UDP datagrams and a known TCP byte stream, under bulk traffic'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'prism;lab;help;up'= {
@@ -287,6 +349,8 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;lab;help;overhead'= {
         }
         &'prism;lab;help;bench'= {
+        }
+        &'prism;lab;help;integrity'= {
         }
         &'prism;lab;help;help'= {
         }
@@ -314,6 +378,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand disable 'Detach the datapath and remove its pins (also after a crash)'
             cand status 'Show what the datapath is attached to, its modes, rules and counters'
             cand rules 'List, add or delete high-priority rules while the datapath runs'
+            cand tune 'See and change the kernel''s receive-path knobs; put back what Prism changed'
             cand lab 'Build, inspect, load and remove the VXLAN overlay testbed'
             cand man 'Write man pages, one per command, into a directory'
             cand completions 'Print a shell completion script'
@@ -350,6 +415,17 @@ set edit:completion:arg-completer[prism] = {|@words|
         }
         &'prism;help;rules;del'= {
         }
+        &'prism;help;tune'= {
+            cand list 'Show every knob: value, kernel default, range, the stage it acts on, and what Prism saved'
+            cand set 'Change knobs, all or none, saving what they were'
+            cand restore 'Put back every knob Prism changed, as it was before the first change'
+        }
+        &'prism;help;tune;list'= {
+        }
+        &'prism;help;tune;set'= {
+        }
+        &'prism;help;tune;restore'= {
+        }
         &'prism;help;lab'= {
             cand up 'Build the testbed (idempotent) and check container-to-container connectivity'
             cand down 'Remove the testbed, also after a half-failed `up`'
@@ -357,6 +433,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand run 'Run latency scenarios: a prober alone, or under TCP or UDP bulk traffic'
             cand overhead 'Measure what the profilers cost: bulk throughput with and without them, and time per hit'
             cand bench 'Reproduce the paper''s experiment: the prober under bulk traffic, datapath off and on'
+            cand integrity 'Check payloads end to end: numbered UDP datagrams and a known TCP byte stream, under bulk traffic'
         }
         &'prism;help;lab;up'= {
         }
@@ -369,6 +446,8 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;help;lab;overhead'= {
         }
         &'prism;help;lab;bench'= {
+        }
+        &'prism;help;lab;integrity'= {
         }
         &'prism;help;man'= {
         }

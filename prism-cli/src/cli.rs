@@ -217,6 +217,27 @@ shares its rules (prism stat, top or record started without --high)."
     )]
     Rules(RulesCommand),
 
+    /// See and change the kernel's receive-path knobs; put back what Prism changed
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  prism tune list
+  sudo prism tune list --netns prism-h2 --json
+  sudo prism tune set net.core.netdev_budget=600 net.core.dev_weight=128
+  sudo prism tune set --netns prism-h2 eth0/gro_flush_timeout=20000 eth0/napi_defer_hard_irqs=2
+  sudo prism tune restore
+
+Knobs are named as the kernel names them: net.core sysctls (global) and
+device attributes DEV/ATTR (gro_flush_timeout, napi_defer_hard_irqs,
+threaded, queues/rx-N/rps_cpus, queues/rx-N/rps_flow_cnt,
+queues/tx-N/xps_cpus), of a device in another namespace with --netns.
+Before set changes anything, the values it replaces are saved in
+/run/prism/tune.json; if one write fails the others are undone. restore
+puts back exactly what was there before Prism's first change, also after
+a set that was killed halfway."
+    )]
+    Tune(TuneCommand),
+
     /// Build, inspect, load and remove the VXLAN overlay testbed
     #[command(
         subcommand,
@@ -299,6 +320,55 @@ pub struct EnableArgs {
     /// netfilter: FORWARD rules, conntrack and any network policy there.
     #[arg(long)]
     pub allow_netfilter_bypass: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TuneCommand {
+    /// Show every knob: value, kernel default, range, the stage it acts on, and what Prism saved
+    #[command(after_help = "Examples:
+  prism tune list
+  sudo prism tune list --netns prism-h2
+  prism tune list --json | jq '.[] | select(.saved != null)'
+
+SAVED is the value before Prism's first change, when it changed the knob.")]
+    List {
+        /// The namespace whose devices to show (sysctls are global).
+        #[arg(long, value_name = "NAME")]
+        netns: Option<String>,
+        /// Print the knobs as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change knobs, all or none, saving what they were
+    #[command(after_help = "Examples:
+  sudo prism tune set net.core.netdev_budget=600
+  sudo prism tune set --netns prism-h2 eth0/threaded=1 eth0/queues/rx-0/rps_cpus=2
+
+Every value is checked first; the values replaced are saved in
+/run/prism/tune.json before anything is written; if a write fails the
+others are put back.")]
+    Set {
+        /// KNOB=VALUE, e.g. net.core.netdev_budget=600 or eth0/threaded=1.
+        #[arg(value_name = "KNOB=VALUE", required = true)]
+        assignments: Vec<String>,
+        /// The namespace of the devices named (sysctls are global).
+        #[arg(long, value_name = "NAME")]
+        netns: Option<String>,
+        /// Print the changes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put back every knob Prism changed, as it was before the first change
+    #[command(after_help = "Examples:
+  sudo prism tune restore
+  sudo prism tune restore --json
+
+Also after a set that was killed halfway: the values were saved first.")]
+    Restore {
+        /// Print the changes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ mod overhead;
 mod record;
 mod report;
 mod stat;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Disable => datapath::disable(),
         Command::Status { json } => datapath::status(json),
         Command::Rules(cmd) => datapath::rules(cmd),
+        Command::Tune(cmd) => tune::run(cmd),
         Command::Man { dir } => docs::man_pages(&dir),
         Command::Completions { shell } => docs::completions(shell),
     }

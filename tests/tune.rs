@@ -1,0 +1,228 @@
+//! `prism tune` on this host and on a lab device in its namespace: `list`
+//! shows what /proc/sys and sysfs hold; `set` + `restore` leave every knob
+//! as it was, also when `restore` follows a `kill -9` of `set` halfway;
+//! bad input is refused with the reason and changes nothing.
+
+mod support;
+
+use std::{
+    collections::BTreeMap,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use nix::sys::signal::{Signal, kill};
+use serde_json::Value;
+use support::{Lab, prism, run, run_ok, run_unprivileged, turn};
+
+/// Every knob's value, host and `netns`, by (namespace, name).
+fn snapshot(netns: &str) -> BTreeMap<(String, String), String> {
+    let mut all = BTreeMap::new();
+    for args in [
+        vec!["tune", "list", "--json"],
+        vec!["tune", "list", "--json", "--netns", netns],
+    ] {
+        let knobs: Vec<Value> = serde_json::from_str(&run_ok(&args)).unwrap();
+        for k in knobs {
+            let ns = k["netns"].as_str().unwrap_or("").to_string();
+            all.insert(
+                (ns, k["name"].as_str().unwrap().to_string()),
+                k["value"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+    all
+}
+
+/// A device attribute as `ip netns exec` shows it: a reader Prism did not write.
+fn sysfs_in(netns: &str, path: &str) -> String {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            netns,
+            "cat",
+            &format!("/sys/class/net/{path}"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+const SYSCTLS: [&str; 8] = [
+    "netdev_budget",
+    "netdev_budget_usecs",
+    "dev_weight",
+    "netdev_max_backlog",
+    "gro_normal_batch",
+    "busy_poll",
+    "busy_read",
+    "rps_sock_flow_entries",
+];
+
+fn changes() -> Vec<String> {
+    let mut v: Vec<String> = [
+        "net.core.netdev_budget=600",
+        "net.core.dev_weight=128",
+        "net.core.netdev_max_backlog=2000",
+        "net.core.busy_read=50",
+        "net.core.rps_sock_flow_entries=1024",
+    ]
+    .map(String::from)
+    .to_vec();
+    v.extend(
+        [
+            "eth0/gro_flush_timeout=20000",
+            "eth0/napi_defer_hard_irqs=2",
+            "eth0/queues/rx-0/rps_cpus=3",
+            "eth0/queues/rx-0/rps_flow_cnt=256",
+        ]
+        .map(String::from),
+    );
+    v
+}
+
+fn set_args(netns: &str) -> Vec<String> {
+    let mut args = vec![
+        "tune".to_string(),
+        "set".into(),
+        "--netns".into(),
+        netns.into(),
+    ];
+    args.extend(changes());
+    args
+}
+
+#[test]
+fn list_set_restore_and_a_kill_in_the_middle_leave_every_knob_as_it_was() {
+    let _turn = turn();
+    let lab = Lab::up("tune");
+    let ns = lab.topology().sides[1].host_ns.clone();
+    let before = snapshot(&ns);
+
+    // list: the kernel's own values.
+    for key in SYSCTLS {
+        let proc = std::fs::read_to_string(format!("/proc/sys/net/core/{key}")).unwrap();
+        assert_eq!(
+            before[&(String::new(), format!("net.core.{key}"))],
+            proc.trim(),
+            "{key}"
+        );
+    }
+    for attr in [
+        "gro_flush_timeout",
+        "napi_defer_hard_irqs",
+        "queues/rx-0/rps_cpus",
+    ] {
+        assert_eq!(
+            before[&(ns.clone(), format!("eth0/{attr}"))],
+            sysfs_in(&ns, &format!("eth0/{attr}")),
+            "{attr}"
+        );
+    }
+
+    // set, then restore.
+    let args = set_args(&ns);
+    let out = run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.contains("net.core.netdev_budget: ") && out.contains("-> 600"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/core/dev_weight")
+            .unwrap()
+            .trim(),
+        "128"
+    );
+    assert_eq!(sysfs_in(&ns, "eth0/gro_flush_timeout"), "20000");
+    assert_eq!(sysfs_in(&ns, "eth0/queues/rx-0/rps_cpus"), "3");
+    let listed: Vec<Value> =
+        serde_json::from_str(&run_ok(&["tune", "list", "--json", "--netns", &ns])).unwrap();
+    let budget = listed
+        .iter()
+        .find(|k| k["name"] == "net.core.netdev_budget")
+        .unwrap();
+    assert_eq!(
+        budget["saved"],
+        before[&(String::new(), "net.core.netdev_budget".into())]
+    );
+    // A second set keeps the first saved value.
+    run_ok(&["tune", "set", "net.core.netdev_budget=700"]);
+    run_ok(&["tune", "restore"]);
+    assert_eq!(snapshot(&ns), before, "set + restore changed something");
+    assert!(run_ok(&["tune", "restore"]).contains("nothing to restore"));
+
+    // kill -9 halfway through a set, then restore.
+    let mut set = prism()
+        .args(&args)
+        .env("PRISM_TUNE_STEP_PAUSE_MS", "250")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    kill(nix::unistd::Pid::from_raw(set.id() as i32), Signal::SIGKILL).unwrap();
+    let _ = set.wait();
+    let halfway = snapshot(&ns);
+    assert_ne!(halfway, before, "the kill came before any change");
+    assert!(
+        halfway[&(String::new(), "net.core.rps_sock_flow_entries".into())]
+            == before[&(String::new(), "net.core.rps_sock_flow_entries".into())]
+            || halfway[&(ns.clone(), "eth0/queues/rx-0/rps_flow_cnt".into())]
+                == before[&(ns.clone(), "eth0/queues/rx-0/rps_flow_cnt".into())],
+        "the kill came after every change"
+    );
+    run_ok(&["tune", "restore"]);
+    assert_eq!(snapshot(&ns), before, "restore after kill -9 left a change");
+}
+
+#[test]
+fn bad_input_is_refused_with_the_reason_and_changes_nothing() {
+    let _turn = turn();
+    let before = std::fs::read_to_string("/proc/sys/net/core/netdev_budget").unwrap();
+    for (args, says) in [
+        (
+            vec!["tune", "set", "net.core.somaxconn=10"],
+            "unknown sysctl",
+        ),
+        (vec!["tune", "set", "net.core.netdev_budget=0"], "from 1 to"),
+        (
+            vec!["tune", "set", "net.core.netdev_budget=lots"],
+            "not a whole number",
+        ),
+        (vec!["tune", "set", "eth0/threaded=2"], "not 0 or 1"),
+        (
+            vec!["tune", "set", "eth0/mtu=1000"],
+            "unknown device attribute",
+        ),
+        (
+            vec!["tune", "set", "nosuchdev0/gro_flush_timeout=1"],
+            "no device nosuchdev0",
+        ),
+        (vec!["tune", "set", "net.core.netdev_budget"], "KNOB=VALUE"),
+        (
+            vec![
+                "tune",
+                "set",
+                "net.core.dev_weight=10",
+                "net.core.dev_weight=20",
+            ],
+            "given twice",
+        ),
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/core/netdev_budget").unwrap(),
+        before
+    );
+    assert!(!std::path::Path::new("/run/prism/tune.json").exists());
+    let out = run_unprivileged(&["tune", "set", "net.core.netdev_budget=600"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run it as root"));
+    // Reading needs no privileges.
+    let out = run_unprivileged(&["tune", "list"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("netdev_budget"));
+}
