@@ -151,6 +151,9 @@ _prism() {
             prism__subcmd__help__subcmd__tune,set)
                 cmd="prism__subcmd__help__subcmd__tune__subcmd__set"
                 ;;
+            prism__subcmd__help__subcmd__tune,suggest)
+                cmd="prism__subcmd__help__subcmd__tune__subcmd__suggest"
+                ;;
             prism__subcmd__lab,bench)
                 cmd="prism__subcmd__lab__subcmd__bench"
                 ;;
@@ -235,6 +238,9 @@ _prism() {
             prism__subcmd__tune,set)
                 cmd="prism__subcmd__tune__subcmd__set"
                 ;;
+            prism__subcmd__tune,suggest)
+                cmd="prism__subcmd__tune__subcmd__suggest"
+                ;;
             prism__subcmd__tune__subcmd__help,help)
                 cmd="prism__subcmd__tune__subcmd__help__subcmd__help"
                 ;;
@@ -246,6 +252,9 @@ _prism() {
                 ;;
             prism__subcmd__tune__subcmd__help,set)
                 cmd="prism__subcmd__tune__subcmd__help__subcmd__set"
+                ;;
+            prism__subcmd__tune__subcmd__help,suggest)
+                cmd="prism__subcmd__tune__subcmd__help__subcmd__suggest"
                 ;;
             *)
                 ;;
@@ -730,7 +739,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help__subcmd__tune)
-            opts="list set restore"
+            opts="list set suggest restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -772,6 +781,20 @@ _prism() {
             return 0
             ;;
         prism__subcmd__help__subcmd__tune__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__help__subcmd__tune__subcmd__suggest)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1488,7 +1511,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__tune)
-            opts="-v -h --verbose --help list set restore help"
+            opts="-v -h --verbose --help list set suggest restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1502,7 +1525,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__tune__subcmd__help)
-            opts="list set restore help"
+            opts="list set suggest restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1571,6 +1594,20 @@ _prism() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        prism__subcmd__tune__subcmd__help__subcmd__suggest)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         prism__subcmd__tune__subcmd__list)
             opts="-v -h --netns --json --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1612,6 +1649,40 @@ _prism() {
             case "${prev}" in
                 --netns)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        prism__subcmd__tune__subcmd__suggest)
+            opts="-v -h --duration --high --netns --vxlan-port --profile --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --high)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vxlan-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -W "always-on full" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -196,6 +196,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --help 'Print help'
             cand list 'Show every knob: value, kernel default, range, the stage it acts on, and what Prism saved'
             cand set 'Change knobs, all or none, saving what they were'
+            cand suggest 'Measure for a while, then propose knobs to try, each with its reason'
             cand restore 'Put back every knob Prism changed, as it was before the first change'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -215,6 +216,18 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'prism;tune;suggest'= {
+            cand --duration 'How long to measure'
+            cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
+            cand --netns 'Watch only this network namespace (repeatable); default: all'
+            cand --vxlan-port 'UDP port that marks VXLAN traffic (repeatable); default: the port of every VXLAN device found (4789 for Docker and Calico, 8472 for Flannel). An override for overlays Prism cannot see'
+            cand --profile 'How much the profilers hook: always-on (the default: every high-priority packet timed, low-priority journeys sampled to about 4000/s with counts scaled, nic not timed, gro_cell counted in vxlan; cheap enough to leave on, see `lab overhead`) or full (every hook, every packet). `record --events all` needs full and is full by default'
+            cand --json 'Print the suggestions as JSON'
+            cand -v 'More log output (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'prism;tune;restore'= {
             cand --json 'Print the changes as JSON'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
@@ -225,12 +238,15 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;tune;help'= {
             cand list 'Show every knob: value, kernel default, range, the stage it acts on, and what Prism saved'
             cand set 'Change knobs, all or none, saving what they were'
+            cand suggest 'Measure for a while, then propose knobs to try, each with its reason'
             cand restore 'Put back every knob Prism changed, as it was before the first change'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'prism;tune;help;list'= {
         }
         &'prism;tune;help;set'= {
+        }
+        &'prism;tune;help;suggest'= {
         }
         &'prism;tune;help;restore'= {
         }
@@ -418,11 +434,14 @@ set edit:completion:arg-completer[prism] = {|@words|
         &'prism;help;tune'= {
             cand list 'Show every knob: value, kernel default, range, the stage it acts on, and what Prism saved'
             cand set 'Change knobs, all or none, saving what they were'
+            cand suggest 'Measure for a while, then propose knobs to try, each with its reason'
             cand restore 'Put back every knob Prism changed, as it was before the first change'
         }
         &'prism;help;tune;list'= {
         }
         &'prism;help;tune;set'= {
+        }
+        &'prism;help;tune;suggest'= {
         }
         &'prism;help;tune;restore'= {
         }

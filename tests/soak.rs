@@ -50,6 +50,16 @@ impl Random {
     }
 }
 
+/// Kills the child when dropped: a failed soak leaves no tool attached.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn signal(child: &Child, s: Signal) {
     let _ = kill(nix::unistd::Pid::from_raw(child.id() as i32), s);
 }
@@ -132,16 +142,18 @@ fn a_bounded_soak_under_churn_crashes_leaks_and_misroutes_nothing() {
     let high = ["--high", "udp port 7777"];
 
     // The tools that stay attached all along.
-    let mut stat = prism()
-        .args(["stat", "--interval", "5s", "--json"])
-        .args(high)
-        .args(&scope)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut stat = Reaped(
+        prism()
+            .args(["stat", "--interval", "5s", "--json"])
+            .args(high)
+            .args(&scope)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let lines = Arc::new(AtomicU64::new(0));
-    let stat_out = BufReader::new(stat.stdout.take().unwrap());
+    let stat_out = BufReader::new(stat.0.stdout.take().unwrap());
     let counted = lines.clone();
     let drain = std::thread::spawn(move || {
         for _ in stat_out.lines().map_while(Result::ok) {
@@ -149,16 +161,18 @@ fn a_bounded_soak_under_churn_crashes_leaks_and_misroutes_nothing() {
         }
     });
     let port = free_port();
-    let mut metrics = prism()
-        .args(["metrics", "--listen", &format!("127.0.0.1:{port}")])
-        .args(high)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut metrics = Reaped(
+        prism()
+            .args(["metrics", "--listen", &format!("127.0.0.1:{port}")])
+            .args(high)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_for("metrics serving", Duration::from_secs(30), || scrape(port));
     std::thread::sleep(Duration::from_secs(2));
-    let start = [stat.id(), metrics.id()].map(|p| (fds(p), rss_kib(p)));
+    let start = [stat.0.id(), metrics.0.id()].map(|p| (fds(p), rss_kib(p)));
 
     let stop = Arc::new(AtomicBool::new(false));
     // Containers come and go on host 2, every second.
@@ -215,19 +229,21 @@ fn a_bounded_soak_under_churn_crashes_leaks_and_misroutes_nothing() {
     let deadline = Instant::now() + duration;
     let (mut cycles, mut sent, mut lost, mut probes, mut scrapes) = (0, 0, 0, 0, 0);
     while Instant::now() < deadline {
-        let mut watch = prism()
-            .arg("enable")
-            .arg("--watch")
-            .args(high)
-            .args(&scope)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&watch_log).unwrap())
-            .spawn()
-            .unwrap();
+        let mut watch = Reaped(
+            prism()
+                .arg("enable")
+                .arg("--watch")
+                .args(high)
+                .args(&scope)
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&watch_log).unwrap())
+                .spawn()
+                .unwrap(),
+        );
         let up = Instant::now();
         while !enabled() {
             assert!(
-                up.elapsed() < Duration::from_secs(30) && watch.try_wait().unwrap().is_none(),
+                up.elapsed() < Duration::from_secs(30) && watch.0.try_wait().unwrap().is_none(),
                 "cycle {cycles}: enable --watch did not enable: {}",
                 std::fs::read_to_string(&watch_log).unwrap_or_default()
             );
@@ -270,8 +286,8 @@ fn a_bounded_soak_under_churn_crashes_leaks_and_misroutes_nothing() {
         } else {
             Signal::SIGINT
         };
-        signal(&watch, watch_signal);
-        let status = watch.wait().unwrap();
+        signal(&watch.0, watch_signal);
+        let status = watch.0.wait().unwrap();
         if watch_signal == Signal::SIGINT {
             assert!(status.success(), "enable --watch on SIGINT: {status}");
         }
@@ -293,8 +309,11 @@ fn a_bounded_soak_under_churn_crashes_leaks_and_misroutes_nothing() {
         if random.below(4) != 0 {
             run_ok(&["disable"]);
         }
-        assert!(stat.try_wait().unwrap().is_none(), "prism stat died");
-        assert!(metrics.try_wait().unwrap().is_none(), "prism metrics died");
+        assert!(stat.0.try_wait().unwrap().is_none(), "prism stat died");
+        assert!(
+            metrics.0.try_wait().unwrap().is_none(),
+            "prism metrics died"
+        );
         cycles += 1;
     }
     stop.store(true, Ordering::Relaxed);
@@ -308,7 +327,7 @@ fn a_bounded_soak_under_churn_crashes_leaks_and_misroutes_nothing() {
     assert!(!std::path::Path::new("/run/prism/datapath.json").exists());
 
     // The attached tools: flat, then a clean exit.
-    let end = [stat.id(), metrics.id()].map(|p| (fds(p), rss_kib(p)));
+    let end = [stat.0.id(), metrics.0.id()].map(|p| (fds(p), rss_kib(p)));
     for (tool, ((fd0, rss0), (fd1, rss1))) in ["stat", "metrics"].iter().zip(start.iter().zip(&end))
     {
         eprintln!("soak: {tool}: {fd0} -> {fd1} fds, {rss0} -> {rss1} KiB");
@@ -321,11 +340,11 @@ fn a_bounded_soak_under_churn_crashes_leaks_and_misroutes_nothing() {
             "{tool} grows: {rss0} -> {rss1} KiB"
         );
     }
-    for child in [&stat, &metrics] {
+    for child in [&stat.0, &metrics.0] {
         signal(child, Signal::SIGINT);
     }
-    assert!(stat.wait().unwrap().success());
-    assert!(metrics.wait().unwrap().success());
+    assert!(stat.0.wait().unwrap().success());
+    assert!(metrics.0.wait().unwrap().success());
     drain.join().unwrap();
     // The programs and maps of everything Prism ran are gone.
     wait_for(

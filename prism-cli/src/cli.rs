@@ -358,6 +358,27 @@ others are put back.")]
         #[arg(long)]
         json: bool,
     },
+    /// Measure for a while, then propose knobs to try, each with its reason
+    #[command(after_help = "Examples:
+  sudo prism tune suggest --high udp port 7777
+  sudo prism tune suggest --duration 10s --high tcp dport 11211 --json
+
+Attaches the profilers (as prism stat does) for --duration, then reads
+which stage the high class waits in longest and what the NAPI batches,
+NET_RX softirq delays and drops say, and proposes KNOB=VALUE settings to
+try with prism tune set (and to measure with prism top's compare).")]
+    Suggest {
+        /// How long to measure.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        duration: Duration,
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[command(flatten)]
+        scope: ProbeScope,
+        /// Print the suggestions as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Put back every knob Prism changed, as it was before the first change
     #[command(after_help = "Examples:
   sudo prism tune restore

@@ -42,8 +42,11 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     if let Some(dir) = path.parent() {
         create_dirs(dir)?;
     }
+    // One name per file, so a writer killed before its rename leaves at
+    // most one stale copy, which the next write replaces. (Writers of one
+    // file run under its command's lock.)
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
+    tmp.push(".tmp");
     let tmp = Path::new(&tmp);
     let _ = fs::remove_file(tmp);
     let result = (|| {

@@ -321,7 +321,7 @@ mod tests {
             ("net.core.somaxconn", "unknown sysctl"),
             ("eth0/mtu", "unknown device attribute"),
             ("eth0/queues/rx-x/rps_cpus", "unknown device attribute"),
-            ("../x/threaded", "not a device name"),
+            ("../threaded", "not a device name"),
             ("budget", "unknown knob"),
         ] {
             let e = KnobName::parse(bad).unwrap_err().to_string();

@@ -7,6 +7,7 @@
 mod access;
 pub mod journal;
 pub mod knob;
+pub mod suggest;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
