@@ -230,7 +230,11 @@ fn prometheus_scrapes_the_stage_histograms_and_agrees_with_stat() {
         );
         counted += 1;
         let stat_p99_us = row["latency"]["p99"].as_f64().unwrap();
-        if stat_count < 100 || stat_p99_us < 20.0 {
+        // Only tails that queueing makes: the two tools' programs run one
+        // after the other at each hook, and a vCPU preempted between them
+        // moves one tool's time by microseconds (CI saw rx stack at 13.5
+        // against 22.5 µs), which shifts a short stage's p99 by buckets.
+        if stat_count < 100 || stat_p99_us < 50.0 {
             continue;
         }
         let p99 = query(
