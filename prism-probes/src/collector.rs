@@ -282,6 +282,7 @@ pub fn program_stats(ebpf: &Ebpf) -> Vec<ProgramStats> {
                 tracepoint: tracepoint_of(name).unwrap_or("?").to_string(),
                 runs: info.run_count(),
                 run_time_ns: info.run_time().as_nanos() as u64,
+                verified_insns: info.verified_instruction_count(),
             })
         })
         .collect()
@@ -295,6 +296,9 @@ pub struct ProgramStats {
     pub tracepoint: String,
     pub runs: u64,
     pub run_time_ns: u64,
+    /// Instructions the verifier walked to accept it (5.16+): its load
+    /// time grows with them, and the kernel refuses past 1 million.
+    pub verified_insns: Option<u32>,
 }
 
 /// Attached profilers.

@@ -27,18 +27,28 @@ macro_rules! rule_maps {
             aya_ebpf::maps::PerCpuArray::with_max_entries(1, 0);
 
         /// Whether any rule matches the flow in `RULE_FLOW`.
-        #[inline(never)]
+        #[inline(always)]
         pub fn rule_flow_is_high() -> bool {
+            prism_rule_flow_is_high() != 0
+        }
+
+        /// The matching loop as a global BPF function (exported, so its
+        /// BTF linkage is global): the verifier checks it once, on its own,
+        /// instead of once per path that reaches a call, which made the
+        /// programs that classify at several points take seconds to load.
+        #[unsafe(no_mangle)]
+        #[inline(never)]
+        pub extern "C" fn prism_rule_flow_is_high() -> u32 {
             let n = RULE_COUNT
                 .get(0)
                 .copied()
                 .unwrap_or(0)
                 .min($crate::MAX_RULES);
             if n == 0 {
-                return false;
+                return 0;
             }
             let Some(flow) = RULE_FLOW.get(0) else {
-                return false;
+                return 0;
             };
             // A bounded loop (Linux 5.3+): the verifier walks each
             // iteration, which MAX_RULES keeps within its limits.
@@ -50,11 +60,11 @@ macro_rules! rule_maps {
                 if let Some(rule) = RULES.get(i)
                     && $crate::matches(rule, flow)
                 {
-                    return true;
+                    return 1;
                 }
                 i += 1;
             }
-            false
+            0
         }
     };
 }

@@ -33,7 +33,9 @@ const PROTO_TCP: u8 = 6;
 /// The class of the packet in `skb` (low byte) and its container's slot
 /// (next byte; 0: none or not asked for): on receive the container the
 /// packet is to, on transmit the one it is from. Not inlined: as a BPF
-/// subprogram it gets a stack frame of its own and is verified once.
+/// subprogram it gets a stack frame of its own. (It cannot be a global
+/// function, which the verifier would check only once: before 6.8 those
+/// take no kernel pointers. The rule loop it calls is one.)
 #[inline(never)]
 pub fn class_of(skb: *const u8, receive: bool) -> u32 {
     let Some(flow) = RULE_FLOW.get_ptr_mut(0) else {
