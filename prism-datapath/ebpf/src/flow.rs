@@ -52,6 +52,8 @@ pub struct Flow {
     pub ipv6: bool,
     pub proto: u8,
     pub high: bool,
+    /// Where its TCP/UDP header starts in the packet.
+    pub l4: usize,
 }
 
 /// Reads the flow at `ip` and matches the rules against it.
@@ -97,6 +99,7 @@ pub fn classify(ctx: &TcContext, ethertype: u16, ip: usize) -> Result<Flow, Unre
         ipv6,
         proto: flow.proto,
         high: rule_flow_is_high(),
+        l4,
     })
 }
 

@@ -13,8 +13,8 @@
 
 use aya_ebpf::{
     bindings::{
-        BPF_F_ADJ_ROOM_DECAP_L3_IPV4, BPF_F_ADJ_ROOM_DECAP_L3_IPV6, TC_ACT_UNSPEC,
-        bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
+        BPF_F_ADJ_ROOM_DECAP_L3_IPV4, BPF_F_ADJ_ROOM_DECAP_L3_IPV6, BPF_F_ADJ_ROOM_FIXED_GSO,
+        TC_ACT_UNSPEC, bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
     },
     helpers::generated::bpf_redirect_peer,
     macros::classifier,
@@ -112,8 +112,15 @@ fn decapsulate(ctx: &TcContext, flow: &Flow) -> Result<(), u32> {
     } else {
         0
     };
-    ctx.adjust_room(-(DECAP_LEN as i32), BPF_ADJ_ROOM_MAC, flags as u64)
-        .map_err(|_| reason::ADJUST_FAILED)
+    // GRO sized a merged packet's segments by the inner payload: the
+    // segment size must not grow by the headers removed.
+    let fixed_gso = if gso { BPF_F_ADJ_ROOM_FIXED_GSO } else { 0 };
+    ctx.adjust_room(
+        -(DECAP_LEN as i32),
+        BPF_ADJ_ROOM_MAC,
+        (flags | fixed_gso) as u64,
+    )
+    .map_err(|_| reason::ADJUST_FAILED)
 }
 
 /// A routed host: the frame is for this node's VXLAN device; its inner

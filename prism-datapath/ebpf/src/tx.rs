@@ -12,17 +12,18 @@ use aya_ebpf::maps::lpm_trie::Key;
 use aya_ebpf::{
     bindings::{
         BPF_F_ADJ_ROOM_ENCAP_L2_ETH, BPF_F_ADJ_ROOM_ENCAP_L3_IPV4, BPF_F_ADJ_ROOM_ENCAP_L4_UDP,
-        TC_ACT_UNSPEC, bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
+        BPF_F_ADJ_ROOM_FIXED_GSO, TC_ACT_UNSPEC, bpf_adj_room_mode::BPF_ADJ_ROOM_MAC,
     },
     helpers::generated::bpf_redirect,
     macros::classifier,
     programs::TcContext,
 };
 use prism_datapath_common::{DSCP_KEEP, TX, Tunnel, kind, mac_key, mode, reason};
+use prism_rules::PROTO_TCP;
 
 use crate::{
     dscp,
-    flow::{ETH_LEN, current, high_priority_frame},
+    flow::{ETH_LEN, Flow, current, high_priority_frame},
     maps::{REMOTE, REMOTE_NET, config, count, helpers, tunnel},
     route,
 };
@@ -88,12 +89,17 @@ fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
         }
         (eth, remote.vtep_ip, remote.next_hop_mac)
     };
-    if unsafe { (*ctx.skb.skb).gso_size } != 0 {
-        return Err((reason::GSO, true));
-    }
     let inner_len = ctx.len() as usize;
+    let gso_size = unsafe { (*ctx.skb.skb).gso_size } as usize;
+    // The largest frame the underlay will carry: the packet itself, or
+    // one segment of a GSO packet.
+    let frame_len = if gso_size == 0 {
+        inner_len
+    } else {
+        gso_segment_len(ctx, &flow, gso_size, inner_len).map_err(|why| (why, true))?
+    };
     // The outer IP packet carries the whole inner frame.
-    if inner_len + OUTER_LEN - ETH_LEN > tunnel.underlay_mtu as usize {
+    if frame_len + OUTER_LEN - ETH_LEN > tunnel.underlay_mtu as usize {
         return Err((reason::MTU, true));
     }
     if tunnel.kind == kind::ROUTED {
@@ -107,7 +113,16 @@ fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
     } else {
         0
     };
-    let flags = (BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP | l2_eth) as u64
+    // A GSO packet keeps its segment size: the container's MTU already
+    // leaves room for the tunnel (checked above), and the kernel cuts it
+    // into VXLAN segments where it must, as it does the VXLAN device's.
+    let fixed_gso = if gso_size != 0 {
+        BPF_F_ADJ_ROOM_FIXED_GSO
+    } else {
+        0
+    };
+    let flags = (BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP | l2_eth | fixed_gso)
+        as u64
         | encap_l2_len(ETH_LEN as u64);
     ctx.adjust_room(ENCAP_LEN as i32, BPF_ADJ_ROOM_MAC, flags)
         .map_err(|_| (reason::ADJUST_FAILED, true))?;
@@ -115,6 +130,33 @@ fn handle(ctx: &TcContext) -> Result<i32, (u32, bool)> {
         .map_err(|_| (reason::ADJUST_FAILED, true))?;
     count(TX, reason::FAST, true);
     Ok(unsafe { bpf_redirect(tunnel.underlay_ifindex, 0) } as i32)
+}
+
+/// The frame length of one segment of a GSO packet: headers and `gso_size`
+/// bytes of payload. Only TCP segments are encapsulated whole (the kernel
+/// grows other GSO types on no kernel Prism supports); so is a TCP packet
+/// the kernel would otherwise send through the bridge and the VXLAN
+/// device, where bulk traffic queues, while its flow's small segments take
+/// the fast path ahead of it: the receiver would see the stream reordered
+/// and retransmit.
+#[inline(always)]
+fn gso_segment_len(
+    ctx: &TcContext,
+    flow: &Flow,
+    gso_size: usize,
+    inner_len: usize,
+) -> Result<usize, u32> {
+    // Without ENCAP_L2_ETH (before 5.12) the kernel would not know the
+    // inner packet starts with an Ethernet header, and would cut it wrong.
+    if flow.proto != PROTO_TCP || helpers().encap_l2_eth == 0 {
+        return Err(reason::GSO);
+    }
+    // The outer IPv4 length field holds the whole packet until it is cut.
+    if inner_len + OUTER_LEN - ETH_LEN > u16::MAX as usize {
+        return Err(reason::GSO);
+    }
+    let data_offset: u8 = ctx.load(flow.l4 + 12).map_err(|_| reason::TRUNCATED)?;
+    Ok(flow.l4 + ((data_offset >> 4) as usize) * 4 + gso_size)
 }
 
 /// `BPF_F_ADJ_ROOM_ENCAP_L2(len)`: the inner L2 header's length.
