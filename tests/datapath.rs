@@ -274,7 +274,10 @@ fn transmit_sizes_tcp_gso_packets_by_their_segments() {
     let c = dp.counters().unwrap();
     // Before 5.12 the kernel cannot be told the inner packet is a frame:
     // GSO packets keep the normal path there.
-    let can = prism_datapath::capabilities::helpers().unwrap().encap_l2_eth != 0;
+    let can = prism_datapath::capabilities::helpers()
+        .unwrap()
+        .encap_l2_eth
+        != 0;
     if !can {
         assert_eq!((verdict, &out), (TC_ACT_UNSPEC, &packet));
         assert_eq!(c.get(TX, reason::GSO, true), 1);

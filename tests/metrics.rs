@@ -8,7 +8,7 @@ use std::{
     io::{BufRead, BufReader},
     net::TcpListener,
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -17,29 +17,10 @@ use prism_probes_common::hist::bucket_of;
 use serde_json::Value;
 use support::{
     Lab, prism,
+    process::{Reaped, free_port},
     profilers::{PROBER_RULE, options},
     require_root,
 };
-
-/// A port nobody listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process killed when dropped, also when the test panics.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.0.wait();
-    }
-}
 
 fn get(url: &str) -> Option<String> {
     let out = Command::new("curl")
@@ -64,7 +45,7 @@ fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
 
 /// `prism metrics` on the lab's namespaces, the prober high; returns once
 /// it serves.
-fn start_metrics(lab: &Lab, port: u16) -> Running {
+fn start_metrics(lab: &Lab, port: u16) -> Reaped {
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec![
         "metrics",
@@ -85,11 +66,11 @@ fn start_metrics(lab: &Lab, port: u16) -> Running {
         .read_line(&mut banner)
         .unwrap();
     assert!(banner.starts_with("prism metrics: serving"), "{banner}");
-    Running(child)
+    Reaped(child)
 }
 
 /// A Prometheus server scraping `target` every second, in `dir`.
-fn start_prometheus(dir: &Path, target: &str, port: u16) -> Running {
+fn start_prometheus(dir: &Path, target: &str, port: u16) -> Reaped {
     let binary = "/usr/bin/prometheus";
     assert!(
         Path::new(binary).exists(),
@@ -114,7 +95,7 @@ fn start_prometheus(dir: &Path, target: &str, port: u16) -> Running {
         .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
         .spawn()
         .unwrap();
-    Running(child)
+    Reaped(child)
 }
 
 /// One number from an instant query, None when the result is empty.

@@ -28,7 +28,13 @@ use std::{
 
 use nix::sys::signal::{Signal, kill};
 use prism_rules::RuleSet;
-use support::{Lab, extra::add_to_host2, prism, probe_udp, run, run_ok, turn};
+use support::{
+    Lab,
+    extra::add_to_host2,
+    prism, probe_udp,
+    process::{Reaped, free_port},
+    run, run_ok, turn,
+};
 
 fn soak_duration() -> Duration {
     let secs = std::env::var("PRISM_SOAK_SECS")
@@ -51,15 +57,6 @@ impl Random {
 }
 
 /// Kills the child when dropped: a failed soak leaves no tool attached.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn signal(child: &Child, s: Signal) {
     let _ = kill(nix::unistd::Pid::from_raw(child.id() as i32), s);
 }
@@ -98,14 +95,6 @@ fn wait_for(what: &str, limit: Duration, ok: impl Fn() -> bool) {
         assert!(start.elapsed() < limit, "{what}: not after {limit:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn scrape(port: u16) -> bool {

@@ -5,6 +5,7 @@
 pub mod datapath;
 pub mod extra;
 pub mod packets;
+pub mod process;
 pub mod profilers;
 pub mod stat;
 pub mod swarm;
