@@ -823,7 +823,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__lab__subcmd__bench)
-            opts="-v -h --name --rounds --duration --background --placement --proto --json --verbose --help"
+            opts="-v -h --name --rounds --duration --background --placement --proto --configs --tune --stages --json --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -850,6 +850,14 @@ _prism() {
                     return 0
                     ;;
                 --proto)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --configs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tune)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -226,3 +226,80 @@ fn bad_input_is_refused_with_the_reason_and_changes_nothing() {
     let out = run_unprivileged(&["tune", "list"]);
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("netdev_budget"));
 }
+
+#[test]
+fn bench_runs_a_tuned_configuration_beside_off_and_puts_the_knobs_back() {
+    let _turn = turn();
+    let lab = Lab::up("tbench");
+    let hosts: Vec<String> = lab
+        .topology()
+        .sides
+        .iter()
+        .map(|s| s.host_ns.clone())
+        .collect();
+    let bench = |extra: &[&str]| {
+        let mut args = vec![
+            "lab",
+            "bench",
+            "--name",
+            &lab.name,
+            "--rounds",
+            "1",
+            "--duration",
+            "1s",
+            "--configs",
+            "off",
+            "--json",
+        ];
+        args.extend(extra);
+        run_ok(&args)
+    };
+    // A plain bench first: its CPU placement sets RPS masks of its own,
+    // which stay as the lab's (they are no tuning).
+    bench(&[]);
+    let before = snapshot(&hosts[1]);
+    let tune = "net.core.dev_weight=16 eth0/gro_flush_timeout=10000";
+    let out = bench(&["--tune", tune]);
+    let bench: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(bench["tunes"][0], tune);
+    let runs = bench["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{bench:#}");
+    assert_eq!(runs[0]["config"], "off");
+    assert_eq!(runs[1]["config"]["tuned"], 0);
+    // The sysctl once, the device attribute on both hosts' underlay.
+    let set: Vec<(String, String, String)> = runs[1]["tuned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["netns"].as_str().unwrap_or("").to_string(),
+                c["to"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut wanted = vec![(
+        "net.core.dev_weight".to_string(),
+        String::new(),
+        "16".to_string(),
+    )];
+    for host in &hosts {
+        wanted.push((
+            "eth0/gro_flush_timeout".into(),
+            host.clone(),
+            "10000".into(),
+        ));
+    }
+    assert_eq!(set, wanted);
+    for run in runs {
+        assert!(
+            run["report"]["latency"]["p50"].as_f64().unwrap() > 0.0,
+            "{run:#}"
+        );
+    }
+    let tuned = &bench["summary"][1];
+    assert!(tuned["p99_ratio"].as_f64().is_some(), "{tuned:#}");
+    assert_eq!(snapshot(&hosts[1]), before, "a knob was not put back");
+    assert!(!std::path::Path::new("/run/prism/tune.json").exists());
+}

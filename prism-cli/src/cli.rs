@@ -735,14 +735,17 @@ and ns per run side by side: Prism's own cost is Prism minus empty.")]
     #[command(after_help = "Examples:
   sudo prism lab bench                          5 rounds of idle, off, sync, mark under TCP bulk
   sudo prism lab bench --background udp --rounds 7 --duration 10s --json
+  sudo prism lab bench --configs off --tune net.core.dev_weight=16 --tune 'net.core.netdev_budget=100 eth0/gro_flush_timeout=20000'
 
 Each round runs, in turn: the prober alone (idle), the prober under bulk
 traffic with the datapath off, then with each mode on (sync, mark, nic,
-sync+nic). The
-prober's port is the high-priority rule. The table shows medians over
-rounds and, per configuration, the median of the ratios to 'off' paired
-within each round (these VMs are noisy; pairing cancels slow phases).
-The datapath must be off when the bench starts; it is off again after.")]
+sync+nic), then each --tune configuration: bulk, datapath off, its
+knobs set (and restored after the run: an A/B against 'off' in the same
+rounds). The prober's port is the high-priority rule. The table shows
+medians over rounds and, per configuration, the median of the ratios to
+'off' paired within each round (these VMs are noisy; pairing cancels slow
+phases). The datapath must be off when the bench starts, and no knob
+set by `prism tune`; both are as found after.")]
     Bench(BenchArgs),
 
     /// Check payloads end to end: numbered UDP datagrams and a known TCP byte stream, under bulk traffic
@@ -810,6 +813,24 @@ pub struct BenchArgs {
     /// Prober protocol: udp or tcp.
     #[arg(long, default_value = "udp")]
     pub proto: Proto,
+
+    /// Only these configurations, comma-separated (idle, idle+sync, off,
+    /// sync, mark, nic, sync+nic); default: all.
+    #[arg(long, value_delimiter = ',')]
+    pub configs: Vec<String>,
+
+    /// One more configuration under bulk with the datapath off and these
+    /// knobs set, space-separated KNOB=VALUE as `prism tune set` takes them
+    /// (repeatable: one configuration each). Device knobs apply on every
+    /// lab host that has the device; everything is restored after each run.
+    #[arg(long, value_name = "KNOB=VALUE...")]
+    pub tune: Vec<String>,
+
+    /// Also attach the profilers (always-on profile) during each run and
+    /// report the high class's p99 per stage: where a change acts. They
+    /// cost every configuration alike.
+    #[arg(long)]
+    pub stages: bool,
 
     /// Print every run and the summary as JSON.
     #[arg(long)]

@@ -1,14 +1,18 @@
 //! `prism lab bench`: the paper's experiment on the lab. The prober alone,
-//! then under bulk traffic with the datapath off and in each mode, in
-//! alternating rounds; medians and paired ratios to "off".
+//! then under bulk traffic with the datapath off and in each mode, and with
+//! the receive knobs of `--tune` set, in alternating rounds; medians and
+//! paired ratios to "off".
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use prism_datapath::control::{self, EnableOptions, Mode};
 use prism_lab::{
     Flavor,
     latency::{Percentiles, median, median_of},
     scenario::{self, Background, RunOptions, ScenarioReport},
     workload::{PROBE_PORT, prober::ProberConfig},
+};
+use prism_probes::{
+    collector::CollectorConfig, report::StageRow, sampler::Sampler, snapshot::Class,
 };
 use prism_rules::RuleSet;
 use serde::Serialize;
@@ -32,10 +36,12 @@ enum Config {
     Nic,
     /// sync and nic together.
     SyncNic,
+    /// Under bulk traffic, datapath off, the n-th `--tune` knobs set.
+    Tuned(u8),
 }
 
 impl Config {
-    const ALL: [Config; 7] = [
+    const FIXED: [Config; 7] = [
         Self::Idle,
         Self::IdleSync,
         Self::Off,
@@ -54,6 +60,15 @@ impl Config {
             Self::Mark => "mark",
             Self::Nic => "nic",
             Self::SyncNic => "sync+nic",
+            Self::Tuned(_) => "tuned",
+        }
+    }
+
+    /// Its name for people: a tuned one's knobs.
+    fn label(self, tunes: &[String]) -> String {
+        match self {
+            Self::Tuned(i) => format!("tune {}", tunes[i as usize]),
+            _ => self.name().to_string(),
         }
     }
 
@@ -73,7 +88,7 @@ impl Config {
 
     fn modes(self) -> Vec<Mode> {
         match self {
-            Self::Idle | Self::Off => Vec::new(),
+            Self::Idle | Self::Off | Self::Tuned(_) => Vec::new(),
             Self::Sync | Self::IdleSync => vec![Mode::Sync],
             Self::Mark => vec![Mode::Mark],
             Self::Nic => vec![Mode::Nic],
@@ -86,6 +101,12 @@ impl Config {
 struct Run {
     round: u32,
     config: Config,
+    /// The knobs a tuned run set, where, from what to what.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tuned: Vec<prism_tune::Change>,
+    /// With `--stages`: the high class's stages the profilers saw.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    stages: Vec<StageRow>,
     report: ScenarioReport,
 }
 
@@ -107,6 +128,8 @@ struct Output {
     overlay: Flavor,
     background: Background,
     rounds: u32,
+    /// The `--tune` configurations' knobs (`tuned` n is the n-th).
+    tunes: Vec<String>,
     runs: Vec<Run>,
     summary: Vec<Summary>,
 }
@@ -135,9 +158,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         ..Default::default()
     };
     let cpus = opts.placement.cpus(prism_lab::placement::online_cpus())?;
-    let configs = Config::ALL;
+    let configs = chosen(&args.configs, args.tunes_checked()?)?;
+    let tunes = &args.tune;
     let total = args.rounds as usize * configs.len();
-    let names: Vec<&str> = configs.iter().map(|c| c.name()).collect();
+    let names: Vec<String> = configs.iter().map(|c| c.label(tunes)).collect();
     eprintln!(
         "bench: {} overlay, {} rounds of {}, {} background, {} placement, about {} per run",
         topo.config.overlay,
@@ -160,11 +184,33 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 } else {
                     args.background
                 };
-                let report = scenario::run(&topo, background, &opts)?;
+                let profilers = match args.stages {
+                    true => Some(Sampler::attach(CollectorConfig {
+                        rules: rules.clone(),
+                        ..Default::default()
+                    })?),
+                    false => None,
+                };
+                let (tuned, report) = match config {
+                    Config::Tuned(i) => {
+                        let run = tune(&hosts, &tunes[i as usize]).and_then(|tuned| {
+                            Ok((tuned, scenario::run(&topo, background, &opts)?))
+                        });
+                        let restored = prism_tune::restore();
+                        let run = run?;
+                        restored.context("put the tuned knobs back")?;
+                        run
+                    }
+                    _ => (Vec::new(), scenario::run(&topo, background, &opts)?),
+                };
+                let stages = match profilers {
+                    Some(mut p) => high_stages(&mut p)?,
+                    None => Vec::new(),
+                };
                 eprintln!(
                     "[{}/{total}] round {round} {:<9}  p50 {:>8.1} µs  p99 {:>9.1} µs  lost {}{}",
                     runs.len() + 1,
-                    config.name(),
+                    config.label(tunes),
                     report.latency.p50,
                     report.latency.p99,
                     report.lost,
@@ -176,20 +222,27 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 runs.push(Run {
                     round,
                     config,
+                    tuned,
+                    stages,
                     report,
                 });
             }
         }
         Ok(())
     })();
-    // Whatever happened, leave the datapath off as we found it.
+    // Whatever happened, leave the datapath off and the knobs as we found
+    // them.
     let _ = control::disable();
+    if !tunes.is_empty() {
+        let _ = prism_tune::restore();
+    }
     result?;
     let summary = configs.iter().map(|&c| summarize(c, &runs)).collect();
     let out = Output {
         overlay: topo.config.overlay,
         background: args.background,
         rounds: args.rounds,
+        tunes: tunes.clone(),
         runs,
         summary,
     };
@@ -198,6 +251,104 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     print_table(&out);
     Ok(())
+}
+
+/// The high class's stages since the profilers attached.
+fn high_stages(profilers: &mut Sampler) -> Result<Vec<StageRow>> {
+    let now = profilers.sample()?;
+    let report = profilers.report(profilers.start(), &now);
+    Ok(report
+        .stages
+        .into_iter()
+        .filter(|r| r.class == Class::High && r.present && r.latency.count > 0)
+        .collect())
+}
+
+/// The configurations to run: `--configs` (default: every fixed one),
+/// then one per `--tune`.
+fn chosen(names: &[String], tunes: usize) -> Result<Vec<Config>> {
+    let mut configs = Vec::new();
+    for name in names {
+        let Some(c) = Config::FIXED.iter().find(|c| c.name() == name.trim()) else {
+            let known: Vec<&str> = Config::FIXED.iter().map(|c| c.name()).collect();
+            bail!(
+                "no configuration {name:?}: choose from {}",
+                known.join(", ")
+            );
+        };
+        if !configs.contains(c) {
+            configs.push(*c);
+        }
+    }
+    if configs.is_empty() {
+        configs = Config::FIXED.to_vec();
+    }
+    if tunes > 0 && !configs.contains(&Config::Off) {
+        bail!("the --tune configurations are compared with 'off': add it to --configs");
+    }
+    let tunes = u8::try_from(tunes).map_err(|_| anyhow::anyhow!("at most 255 --tune"))?;
+    configs.extend((0..tunes).map(Config::Tuned));
+    Ok(configs)
+}
+
+impl BenchArgs {
+    /// How many `--tune` configurations, each checked as `prism tune set`
+    /// would before the bench starts; none may be pending from `tune set`,
+    /// since each tuned run ends with a restore of everything saved.
+    fn tunes_checked(&self) -> Result<usize> {
+        for tune in &self.tune {
+            let assignments: Vec<&str> = tune.split_whitespace().collect();
+            if assignments.is_empty() {
+                bail!("--tune needs KNOB=VALUE (see prism tune list)");
+            }
+            for a in assignments {
+                prism_tune::parse_assignment(a).with_context(|| format!("--tune {tune:?}"))?;
+            }
+        }
+        if !self.tune.is_empty() && !prism_tune::journal::Journal::load()?.saved.is_empty() {
+            bail!(
+                "knobs set by `prism tune set` are still saved; run `prism tune restore` before a bench with --tune"
+            );
+        }
+        Ok(self.tune.len())
+    }
+}
+
+/// Sets one `--tune` configuration's knobs: sysctls once, a device's on
+/// every lab host that has that device.
+fn tune(hosts: &[String], knobs: &str) -> Result<Vec<prism_tune::Change>> {
+    let mut sysctls = Vec::new();
+    let mut devices: Vec<(String, String)> = Vec::new();
+    for a in knobs.split_whitespace() {
+        let (name, _, _) = prism_tune::parse_assignment(a)?;
+        match name.device {
+            None => sysctls.push(a.to_string()),
+            Some(dev) => devices.push((dev, a.to_string())),
+        }
+    }
+    let mut changes = Vec::new();
+    if !sysctls.is_empty() {
+        changes.extend(prism_tune::set(None, &sysctls)?);
+    }
+    for (dev, assignment) in &devices {
+        let mut found = false;
+        for host in hosts {
+            let name = dev.clone();
+            let present =
+                prism_kernel::rtnl::run_in(Some(host), |nl| async move { nl.link(&name).await })?;
+            if present.is_some() {
+                changes.extend(prism_tune::set(
+                    Some(host),
+                    std::slice::from_ref(assignment),
+                )?);
+                found = true;
+            }
+        }
+        if !found {
+            bail!("--tune {assignment}: no lab host has a device {dev}");
+        }
+    }
+    Ok(changes)
 }
 
 fn set_datapath(
@@ -272,7 +423,7 @@ fn print_table(out: &Output) {
     let ratio = |r: Option<f64>| r.map_or_else(|| "-".to_string(), |r| format!("{r:.2}"));
     for s in &out.summary {
         t.row(vec![
-            s.config.name().into(),
+            s.config.label(&out.tunes),
             format!("{:.1}", s.latency.p50),
             format!("{:.1}", s.latency.p99),
             format!("{:.1}", s.latency.p999),
@@ -283,6 +434,53 @@ fn print_table(out: &Output) {
             ratio(s.p999_ratio),
             ratio(s.background_ratio),
         ]);
+    }
+    print!("{t}");
+    print_stages(out);
+}
+
+/// With `--stages`: per configuration, the median over rounds of the high
+/// class's p99 in each stage.
+fn print_stages(out: &Output) {
+    let mut columns: Vec<(String, &str)> = Vec::new();
+    for run in &out.runs {
+        for r in &run.stages {
+            let key = (r.direction.key().to_string(), r.stage);
+            if !columns.contains(&key) {
+                columns.push(key);
+            }
+        }
+    }
+    if columns.is_empty() {
+        return;
+    }
+    println!(
+        "\nhigh class p99 per stage in µs (profilers attached), medians of {} rounds",
+        out.rounds
+    );
+    let headers: Vec<String> = std::iter::once("CONFIG".to_string())
+        .chain(columns.iter().map(|(d, s)| format!(">{d} {s}")))
+        .collect();
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut t = Table::new(&headers);
+    for s in &out.summary {
+        let mut cells = vec![s.config.label(&out.tunes)];
+        for (d, stage) in &columns {
+            let p99: Vec<f64> = out
+                .runs
+                .iter()
+                .filter(|r| r.config == s.config)
+                .flat_map(|r| &r.stages)
+                .filter(|r| r.direction.key() == d && r.stage == *stage)
+                .map(|r| r.latency.p99)
+                .collect();
+            cells.push(if p99.is_empty() {
+                "-".into()
+            } else {
+                format!("{:.1}", median(p99))
+            });
+        }
+        t.row(cells);
     }
     print!("{t}");
 }
