@@ -254,6 +254,25 @@ fn bench_runs_a_tuned_configuration_beside_off_and_puts_the_knobs_back() {
         args.extend(extra);
         run_ok(&args)
     };
+    // Refused before any run: no such device on the lab, a value out of range.
+    for (tune, says) in [
+        ("eth9/gro_flush_timeout=10", "no lab host has a device eth9"),
+        ("net.core.netdev_budget=0", "refused"),
+    ] {
+        let out = run(&[
+            "lab",
+            "bench",
+            "--name",
+            &lab.name,
+            "--configs",
+            "off",
+            "--tune",
+            tune,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{tune}: {err}");
+        assert!(!err.contains("round 1"), "{tune}: a run started: {err}");
+    }
     // A plain bench first: its CPU placement sets RPS masks of its own,
     // which stay as the lab's (they are no tuning).
     bench(&[]);

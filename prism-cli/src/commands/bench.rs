@@ -158,7 +158,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
         ..Default::default()
     };
     let cpus = opts.placement.cpus(prism_lab::placement::online_cpus())?;
-    let configs = chosen(&args.configs, args.tunes_checked()?)?;
+    let tunings = plan_tunings(&hosts, &args.tune)?;
+    let configs = chosen(&args.configs, tunings.len())?;
     let tunes = &args.tune;
     let total = args.rounds as usize * configs.len();
     let names: Vec<String> = configs.iter().map(|c| c.label(tunes)).collect();
@@ -193,7 +194,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 };
                 let (tuned, report) = match config {
                     Config::Tuned(i) => {
-                        let run = tune(&hosts, &tunes[i as usize]).and_then(|tuned| {
+                        let run = tunings[i as usize].apply().and_then(|tuned| {
                             Ok((tuned, scenario::run(&topo, background, &opts)?))
                         });
                         let restored = prism_tune::restore();
@@ -291,64 +292,84 @@ fn chosen(names: &[String], tunes: usize) -> Result<Vec<Config>> {
     Ok(configs)
 }
 
-impl BenchArgs {
-    /// How many `--tune` configurations, each checked as `prism tune set`
-    /// would before the bench starts; none may be pending from `tune set`,
-    /// since each tuned run ends with a restore of everything saved.
-    fn tunes_checked(&self) -> Result<usize> {
-        for tune in &self.tune {
-            let assignments: Vec<&str> = tune.split_whitespace().collect();
-            if assignments.is_empty() {
-                bail!("--tune needs KNOB=VALUE (see prism tune list)");
+/// One `--tune` configuration, checked: its sysctls, and each device
+/// attribute with the lab hosts that have the device.
+struct Tuning {
+    sysctls: Vec<String>,
+    devices: Vec<(String, String)>,
+}
+
+impl Tuning {
+    /// Checks `knobs` as `prism tune set` would (names, values, devices)
+    /// before any run, so that a bench does not stop halfway on a typo.
+    fn plan(hosts: &[String], knobs: &str) -> Result<Self> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut tuning = Self {
+            sysctls: Vec::new(),
+            devices: Vec::new(),
+        };
+        if knobs.split_whitespace().next().is_none() {
+            bail!("--tune needs KNOB=VALUE (see prism tune list)");
+        }
+        for a in knobs.split_whitespace() {
+            let (name, spec, value) =
+                prism_tune::parse_assignment(a).with_context(|| format!("--tune {knobs:?}"))?;
+            spec.range
+                .check(&value, cpus)
+                .with_context(|| format!("--tune {a}: refused"))?;
+            let Some(dev) = name.device else {
+                tuning.sysctls.push(a.to_string());
+                continue;
+            };
+            let mut found = false;
+            for host in hosts {
+                let name = dev.clone();
+                let present =
+                    prism_kernel::rtnl::run_in(
+                        Some(host),
+                        |nl| async move { nl.link(&name).await },
+                    )?;
+                if present.is_some() {
+                    tuning.devices.push((host.clone(), a.to_string()));
+                    found = true;
+                }
             }
-            for a in assignments {
-                prism_tune::parse_assignment(a).with_context(|| format!("--tune {tune:?}"))?;
+            if !found {
+                bail!("--tune {a}: no lab host has a device {dev}");
             }
         }
-        if !self.tune.is_empty() && !prism_tune::journal::Journal::load()?.saved.is_empty() {
-            bail!(
-                "knobs set by `prism tune set` are still saved; run `prism tune restore` before a bench with --tune"
-            );
+        Ok(tuning)
+    }
+
+    /// Sets the knobs: sysctls once, each device attribute on its hosts.
+    fn apply(&self) -> Result<Vec<prism_tune::Change>> {
+        let mut changes = Vec::new();
+        if !self.sysctls.is_empty() {
+            changes.extend(prism_tune::set(None, &self.sysctls)?);
         }
-        Ok(self.tune.len())
+        for (host, assignment) in &self.devices {
+            changes.extend(prism_tune::set(
+                Some(host),
+                std::slice::from_ref(assignment),
+            )?);
+        }
+        Ok(changes)
     }
 }
 
-/// Sets one `--tune` configuration's knobs: sysctls once, a device's on
-/// every lab host that has that device.
-fn tune(hosts: &[String], knobs: &str) -> Result<Vec<prism_tune::Change>> {
-    let mut sysctls = Vec::new();
-    let mut devices: Vec<(String, String)> = Vec::new();
-    for a in knobs.split_whitespace() {
-        let (name, _, _) = prism_tune::parse_assignment(a)?;
-        match name.device {
-            None => sysctls.push(a.to_string()),
-            Some(dev) => devices.push((dev, a.to_string())),
-        }
+/// Every `--tune` configuration, checked; none may be pending from `tune
+/// set`, since each tuned run ends with a restore of everything saved.
+fn plan_tunings(hosts: &[String], tunes: &[String]) -> Result<Vec<Tuning>> {
+    let planned = tunes
+        .iter()
+        .map(|t| Tuning::plan(hosts, t))
+        .collect::<Result<Vec<_>>>()?;
+    if !tunes.is_empty() && !prism_tune::journal::Journal::load()?.saved.is_empty() {
+        bail!(
+            "knobs set by `prism tune set` are still saved; run `prism tune restore` before a bench with --tune"
+        );
     }
-    let mut changes = Vec::new();
-    if !sysctls.is_empty() {
-        changes.extend(prism_tune::set(None, &sysctls)?);
-    }
-    for (dev, assignment) in &devices {
-        let mut found = false;
-        for host in hosts {
-            let name = dev.clone();
-            let present =
-                prism_kernel::rtnl::run_in(Some(host), |nl| async move { nl.link(&name).await })?;
-            if present.is_some() {
-                changes.extend(prism_tune::set(
-                    Some(host),
-                    std::slice::from_ref(assignment),
-                )?);
-                found = true;
-            }
-        }
-        if !found {
-            bail!("--tune {assignment}: no lab host has a device {dev}");
-        }
-    }
-    Ok(changes)
+    Ok(planned)
 }
 
 fn set_datapath(
