@@ -56,7 +56,6 @@ impl Random {
     }
 }
 
-/// Kills the child when dropped: a failed soak leaves no tool attached.
 fn signal(child: &Child, s: Signal) {
     let _ = kill(nix::unistd::Pid::from_raw(child.id() as i32), s);
 }

@@ -308,10 +308,11 @@ impl Tuning {
             sysctls: Vec::new(),
             devices: Vec::new(),
         };
-        if knobs.split_whitespace().next().is_none() {
+        let assignments: Vec<&str> = knobs.split_whitespace().collect();
+        if assignments.is_empty() {
             bail!("--tune needs KNOB=VALUE (see prism tune list)");
         }
-        for a in knobs.split_whitespace() {
+        for a in assignments {
             let (name, spec, value) =
                 prism_tune::parse_assignment(a).with_context(|| format!("--tune {knobs:?}"))?;
             spec.range
