@@ -408,3 +408,66 @@ fn a_panic_gives_the_terminal_back_and_leaves_nothing_loaded() {
     );
     assert!(wait_until_unloaded(), "{:?}", prism_programs_loaded());
 }
+
+fn dev_weight() -> String {
+    std::fs::read_to_string("/proc/sys/net/core/dev_weight")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_tune_panel_changes_a_knob_compares_it_and_puts_it_back_on_quit() {
+    let machine = Machine::take("toptune");
+    let lab = &machine.lab;
+    let _traffic = traffic(lab, "idle", 90);
+    let before = dev_weight();
+    let tmux = Tmux::start("toptune");
+    let run = Run::start(&tmux, lab, "", "");
+    wait_for_numbers(&tmux);
+
+    // The panel lists the sysctls and the lab hosts' devices.
+    tmux.press(&["t"]);
+    let screen = tmux.wait_for("the tune panel", Duration::from_secs(10), |s| {
+        s.contains("receive knobs") && s.contains("net.core.dev_weight")
+    });
+    assert!(screen.contains(":eth0/threaded"), "{screen}");
+    // net.core.dev_weight is the third.
+    tmux.press(&["Down", "Down", "Enter"]);
+    tmux.wait_for("the value editor", Duration::from_secs(5), |s| {
+        s.contains(&format!("new value: {before}"))
+    });
+    for _ in 0..before.len() {
+        tmux.press(&["BSpace"]);
+    }
+    // Refused with the reason, then a value the kernel takes.
+    tmux.type_text("0");
+    tmux.press(&["Enter"]);
+    tmux.wait_for("the refusal", Duration::from_secs(5), |s| {
+        s.contains("is not a whole number from 1")
+    });
+    tmux.press(&["BSpace"]);
+    tmux.type_text("16");
+    tmux.press(&["Enter"]);
+    let compare = tmux.wait_for(
+        "the change and the compare view",
+        Duration::from_secs(10),
+        |s| {
+            s.contains("compare · baseline")
+                && s.contains(&format!("net.core.dev_weight {before} -> 16"))
+        },
+    );
+    assert_eq!(dev_weight(), "16", "{compare}");
+
+    // Leaving asks, and r puts the knob back.
+    tmux.press(&["q"]);
+    tmux.wait_for("the question on leaving", Duration::from_secs(5), |s| {
+        s.contains("Knobs changed: net.core.dev_weight=16")
+    });
+    tmux.press(&["r"]);
+    let stderr = run.finished();
+    assert!(stderr.contains("knobs put back"), "stderr: {stderr}");
+    assert_eq!(dev_weight(), before);
+    let listed = run_ok(&["tune", "list", "--json"]);
+    assert!(!listed.contains("\"saved\": \""), "nothing stays saved");
+}

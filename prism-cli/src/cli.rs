@@ -75,14 +75,17 @@ last five minutes, with a line where the datapath or the rules changed;
 context (NET_RX softirq delay, NAPI batches, drops with their kernel
 location); and the datapath's counters.
 
-Keys: e enable/disable the datapath, m mode, r rules (add, delete), b take a
-baseline, c compare the baseline with now, p pause, - and + interval, /
+Keys: e enable/disable the datapath, m mode, r rules (add, delete), t tune a
+receive knob (the panel takes a baseline, sets the knob through prism tune and
+opens the compare view; u undoes every change), b take a baseline, c compare
+the baseline with now, p pause, - and + interval, /
 filter stages, C one container's stages (the next each time, then the
 host's again), ? help, q quit. The mouse clicks the keys in the footer and
 scrolls with the wheel.
 
-Leaving puts nothing back by itself: the datapath stays as you left it, and
-if you changed it, top asks whether to keep it or restore what it found. On
+Leaving puts nothing back by itself: the datapath and knobs stay as you left
+them, and if you changed them, top asks whether to keep them or restore what
+it found. On
 SIGTERM or SIGHUP (the terminal closed) it stays as it is and top says so.")]
     Top(TopArgs),
 

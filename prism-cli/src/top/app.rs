@@ -8,7 +8,10 @@ use prism_datapath::control::{Mode, mode_names};
 use prism_rules::{Rule, RuleSet};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::editor::{Edit, RuleEditor};
+use super::{
+    editor::{Edit, RuleEditor},
+    tuner::{KnobChange, TunePanel},
+};
 
 /// Refresh intervals `-` and `+` step through.
 pub const INTERVALS: [Duration; 7] = [
@@ -48,6 +51,8 @@ pub enum Overlay {
     Help,
     Rules(RuleEditor),
     Modes(ModePicker),
+    /// The kernel's receive knobs: pick one, change it, undo.
+    Tune(TunePanel),
     /// Typing a stage filter.
     Filter(String),
     /// Leaving after the datapath was changed: keep it or put it back?
@@ -88,7 +93,13 @@ pub enum Command {
     AddRule(Rule),
     DeleteRule(Rule),
     SetInterval(Duration),
-    /// Leave: put the datapath back as it was at start, or keep it.
+    /// Read the knobs again (the tune panel opened).
+    ListKnobs,
+    Tune(KnobChange),
+    /// Put back every knob `prism tune` saved.
+    RestoreKnobs,
+    /// Leave: put the datapath (and knobs changed here) back as they were
+    /// at start, or keep them.
     Finish {
         restore: bool,
     },
@@ -98,6 +109,8 @@ pub enum Command {
 pub enum Action {
     Send(Command),
     TakeBaseline,
+    /// Take the baseline, then change the knob, then compare.
+    Tune(KnobChange),
 }
 
 /// What the app needs to know of the world to decide what a key does.
@@ -111,6 +124,10 @@ pub struct Known<'a> {
     pub has_baseline: bool,
     /// The containers timed one by one, by name.
     pub containers: &'a [String],
+    /// The knobs as last read.
+    pub knobs: &'a [prism_tune::KnobState],
+    /// Knobs were changed from this `top` and are not put back yet.
+    pub tuned: bool,
 }
 
 /// A line at the bottom confirming (or refusing) the last action.
@@ -177,6 +194,7 @@ impl App {
             Overlay::Help => None, // any key closes it
             Overlay::Rules(editor) => self.on_rules_key(editor, key, known),
             Overlay::Modes(picker) => self.on_modes_key(picker, key, known),
+            Overlay::Tune(panel) => self.on_tune_key(panel, key, known),
             Overlay::Filter(text) => {
                 self.on_filter_key(text, key);
                 None
@@ -202,6 +220,10 @@ impl App {
                 self.overlay = Overlay::Modes(ModePicker::new(current));
             }
             KeyCode::Char('r') => self.overlay = Overlay::Rules(RuleEditor::default()),
+            KeyCode::Char('t') => {
+                self.overlay = Overlay::Tune(TunePanel::default());
+                return Some(Action::Send(Command::ListKnobs));
+            }
             KeyCode::Char('b') => {
                 self.notify("baseline taken; press c to compare it with now", false);
                 return Some(Action::TakeBaseline);
@@ -246,7 +268,7 @@ impl App {
     }
 
     fn quit(&mut self, known: Known) -> Option<Action> {
-        if known.changed {
+        if known.changed || known.tuned {
             self.overlay = Overlay::ConfirmQuit;
             return None;
         }
@@ -390,6 +412,44 @@ impl App {
         None
     }
 
+    fn on_tune_key(&mut self, mut panel: TunePanel, key: KeyEvent, known: Known) -> Option<Action> {
+        let knobs = known.knobs;
+        if panel.input.is_some() {
+            match key.code {
+                KeyCode::Esc => panel.input = None,
+                KeyCode::Enter => {
+                    if let Some(change) = panel.submit(knobs) {
+                        self.notify(
+                            format!("baseline taken; setting {}…", change.assignment()),
+                            false,
+                        );
+                        self.view = View::Compare;
+                        return Some(Action::Tune(change));
+                    }
+                }
+                KeyCode::Backspace => panel.backspace(),
+                KeyCode::Char(c) => panel.type_char(c),
+                _ => {}
+            }
+            self.overlay = Overlay::Tune(panel);
+            return None;
+        }
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('t') | KeyCode::Char('q') => return None,
+            KeyCode::Up | KeyCode::Char('k') => panel.up(),
+            KeyCode::Down | KeyCode::Char('j') => panel.down(knobs),
+            KeyCode::Enter => panel.edit(knobs),
+            KeyCode::Char('u') => {
+                self.overlay = Overlay::Tune(panel);
+                self.notify("putting back the knobs prism tune saved…", false);
+                return Some(Action::Send(Command::RestoreKnobs));
+            }
+            _ => {}
+        }
+        self.overlay = Overlay::Tune(panel);
+        None
+    }
+
     fn on_filter_key(&mut self, mut text: String, key: KeyEvent) {
         match key.code {
             KeyCode::Enter => {
@@ -436,6 +496,8 @@ mod tests {
             changed: false,
             has_baseline: false,
             containers: &[],
+            knobs: &[],
+            tuned: false,
         }
     }
 
@@ -594,6 +656,44 @@ mod tests {
             app.on_key(ctrl_c, known(&rules, false)),
             Some(Action::Send(Command::Finish { restore: false }))
         );
+    }
+
+    #[test]
+    fn the_tune_panel_baselines_sets_and_compares_and_quitting_asks_after() {
+        let rules = RuleSet::default();
+        let knobs = crate::top::tuner::fixtures::knobs();
+        let mut k = known(&rules, false);
+        k.knobs = &knobs;
+        let mut app = App::new(Duration::from_secs(1));
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('t')), k),
+            Some(Action::Send(Command::ListKnobs))
+        );
+        app.on_key(key(KeyCode::Down), k);
+        app.on_key(key(KeyCode::Down), k);
+        app.on_key(key(KeyCode::Enter), k);
+        app.on_key(key(KeyCode::Backspace), k);
+        app.on_key(key(KeyCode::Backspace), k);
+        // 'q' while typing is typed, not quitting.
+        assert_eq!(app.on_key(key(KeyCode::Char('q')), k), None);
+        assert!(!app.leaving);
+        app.on_key(key(KeyCode::Backspace), k);
+        app.on_key(key(KeyCode::Char('8')), k);
+        let Some(Action::Tune(change)) = app.on_key(key(KeyCode::Enter), k) else {
+            panic!("a valid value is a change")
+        };
+        assert_eq!(change.assignment(), "net.core.dev_weight=8");
+        assert_eq!(app.view, View::Compare, "the compare view shows the effect");
+        assert_eq!(app.overlay, Overlay::None);
+        app.on_key(key(KeyCode::Char('t')), k);
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('u')), k),
+            Some(Action::Send(Command::RestoreKnobs))
+        );
+        app.on_key(key(KeyCode::Esc), k);
+        k.tuned = true;
+        assert_eq!(app.on_key(key(KeyCode::Char('q')), k), None);
+        assert_eq!(app.overlay, Overlay::ConfirmQuit);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod app;
 mod editor;
 mod model;
 mod terminal;
+mod tuner;
 mod views;
 mod worker;
 
@@ -223,6 +224,8 @@ fn on_terminal_event(
             .latest
             .as_ref()
             .map_or(&[], |l| l.containers.as_slice()),
+        knobs: &model.knobs,
+        tuned: model.tuned,
     };
     match app.on_key(key, known) {
         Some(Action::Send(command)) => {
@@ -235,6 +238,18 @@ fn on_terminal_event(
             );
         }
         Some(Action::TakeBaseline) => {}
+        // The baseline is what the change is compared against: none yet,
+        // no change.
+        Some(Action::Tune(_)) if !model.take_baseline() => {
+            app.view = app::View::Live;
+            app.notify(
+                "no interval yet to take as the baseline; try again in a moment",
+                true,
+            );
+        }
+        Some(Action::Tune(change)) => {
+            let _ = commands.send(Command::Tune(change));
+        }
         None => {}
     }
     true
@@ -257,6 +272,10 @@ fn apply(update: Update, app: &mut App, model: &mut Model) {
             model.attach = Attach::Ready;
         }
         Update::AttachFailed(why) => model.attach = Attach::Failed(why),
+        Update::Knobs { knobs, tuned } => {
+            model.knobs = knobs;
+            model.tuned = tuned;
+        }
         Update::Sample(sample) => {
             if !app.paused {
                 model.add_sample(*sample);

@@ -128,6 +128,10 @@ pub struct Model {
     pub trend: VecDeque<TrendPoint>,
     pub markers: VecDeque<Marker>,
     pub baseline: Option<Baseline>,
+    /// The receive knobs, as last read (the tune panel lists them).
+    pub knobs: Vec<prism_tune::KnobState>,
+    /// Knobs were changed from this `top` and not put back yet.
+    pub tuned: bool,
 }
 
 impl Model {
@@ -145,6 +149,8 @@ impl Model {
             trend: VecDeque::new(),
             markers: VecDeque::new(),
             baseline: None,
+            knobs: Vec::new(),
+            tuned: false,
         }
     }
 

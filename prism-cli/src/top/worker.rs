@@ -21,6 +21,7 @@ use prism_rules::RuleSet;
 use super::{
     app::Command,
     model::{DatapathView, Sample},
+    tuner::KnobChange,
 };
 
 /// The compare window reaches back this far (or to the latest change).
@@ -46,6 +47,11 @@ pub enum Update {
         rules: RuleSet,
     },
     AttachFailed(String),
+    /// The receive knobs, and whether this `top` changed some.
+    Knobs {
+        knobs: Vec<prism_tune::KnobState>,
+        tuned: bool,
+    },
     Sample(Box<Sample>),
     /// A command's outcome; `marker` labels the trend when the datapath
     /// or the rules changed.
@@ -85,6 +91,8 @@ struct Worker {
     datapath_t: f64,
     /// Rules while the profilers are not attached.
     rules: RuleSet,
+    /// Knobs were set from here and not restored yet.
+    tuned: bool,
 }
 
 impl Worker {
@@ -127,6 +135,7 @@ impl Worker {
             datapath: DatapathView::default(),
             datapath_t: f64::NEG_INFINITY,
             rules,
+            tuned: false,
         }
     }
 
@@ -147,6 +156,7 @@ impl Worker {
                     self.config.interval = d;
                     next = Instant::now() + d;
                 }
+                Ok(Command::ListKnobs) => self.send_knobs(),
                 Ok(command) => self.carry_out(command),
                 Err(RecvTimeoutError::Timeout) => {
                     self.sample();
@@ -248,7 +258,9 @@ impl Worker {
                         format!("-{rule}"),
                     )
                 }),
-            Command::SetInterval(_) | Command::Finish { .. } => return,
+            Command::Tune(change) => self.tune(change),
+            Command::RestoreKnobs => self.restore_knobs(),
+            Command::SetInterval(_) | Command::ListKnobs | Command::Finish { .. } => return,
         };
         let (result, marker) = match outcome {
             Ok((text, marker)) => {
@@ -264,6 +276,43 @@ impl Worker {
             rules: self.rules(),
             datapath: self.datapath.clone(),
         });
+        if matches!(command, Command::Tune(_) | Command::RestoreKnobs) {
+            self.send_knobs();
+        }
+    }
+
+    fn send_knobs(&self) {
+        match panel_knobs(&self.config.namespaces) {
+            Ok(knobs) => (self.updates)(Update::Knobs {
+                knobs,
+                tuned: self.tuned,
+            }),
+            Err(e) => (self.updates)(Update::Done {
+                result: Err(format!("read the knobs: {e:#}")),
+                marker: None,
+                rules: self.rules(),
+                datapath: self.datapath.clone(),
+            }),
+        }
+    }
+
+    fn tune(&mut self, change: &KnobChange) -> Result<(String, String)> {
+        let done = prism_tune::set(change.netns.as_deref(), &[change.assignment()])?;
+        self.tuned = true;
+        let said: Vec<String> = done
+            .iter()
+            .map(|c| format!("{} {} -> {}", c.name, c.from, c.to))
+            .collect();
+        Ok((
+            format!("{}; u in the tune panel puts it back", said.join(", ")),
+            change.label(),
+        ))
+    }
+
+    fn restore_knobs(&mut self) -> Result<(String, String)> {
+        let back = prism_tune::restore()?;
+        self.tuned = false;
+        Ok((restored_text(&back), "knobs restored".into()))
     }
 
     /// Routed overlays stay as `prism enable --allow-netfilter-bypass`
@@ -345,6 +394,28 @@ impl Worker {
     /// On leaving: puts the datapath back as it was, if asked; returns what
     /// to tell the user.
     fn finish(&mut self, restore: bool) -> Vec<String> {
+        let mut lines = self.finish_knobs(restore);
+        lines.extend(self.finish_datapath(restore));
+        lines
+    }
+
+    /// Knobs changed from here: put back, or said to be left changed.
+    fn finish_knobs(&mut self, restore: bool) -> Vec<String> {
+        if !self.tuned {
+            return Vec::new();
+        }
+        if !restore {
+            return vec![
+                "prism top: the knobs stay as set; `prism tune restore` puts them back".into(),
+            ];
+        }
+        match prism_tune::restore() {
+            Ok(back) => vec![format!("prism top: {}", restored_text(&back))],
+            Err(e) => vec![format!("prism top: could not restore the knobs: {e:#}")],
+        }
+    }
+
+    fn finish_datapath(&mut self, restore: bool) -> Vec<String> {
         let now = datapath_view();
         if now.same_as(&self.initial) {
             return Vec::new();
@@ -388,6 +459,38 @@ impl Worker {
             )],
         }
     }
+}
+
+fn restored_text(back: &[prism_tune::Change]) -> String {
+    match back {
+        [] => "the knobs were as saved already".into(),
+        _ => format!(
+            "knobs put back: {}",
+            back.iter()
+                .map(|c| format!("{}={}", c.name, c.to))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// What the tune panel lists: the sysctls, then each device's own knobs
+/// (per-queue masks are for `prism tune`) in the namespaces `top` watches,
+/// or in its own.
+fn panel_knobs(namespaces: &[String]) -> Result<Vec<prism_tune::KnobState>> {
+    let own = |k: &prism_tune::KnobState| !k.name.contains("/queues/");
+    if namespaces.is_empty() {
+        return Ok(prism_tune::list(None)?.into_iter().filter(own).collect());
+    }
+    let mut out = Vec::new();
+    for (i, ns) in namespaces.iter().enumerate() {
+        out.extend(
+            prism_tune::list(Some(ns))?
+                .into_iter()
+                .filter(|k| own(k) && (i == 0 || k.netns.is_some())),
+        );
+    }
+    Ok(out)
 }
 
 fn disable() -> Result<(String, String)> {

@@ -7,6 +7,7 @@ mod header;
 mod overlays;
 mod stages;
 mod trend;
+mod tune;
 
 use ratatui::{
     Frame,
@@ -28,11 +29,12 @@ pub const LOW: Color = Color::Yellow;
 pub const MARK: Color = Color::Magenta;
 
 /// Keys shown in the footer; a click on one presses it.
-const FOOTER: [(&str, &str, KeyCode); 9] = [
+const FOOTER: [(&str, &str, KeyCode); 10] = [
     ("e", "on/off", KeyCode::Char('e')),
     ("m", "mode", KeyCode::Char('m')),
     ("r", "rules", KeyCode::Char('r')),
-    ("b", "baseline", KeyCode::Char('b')),
+    ("t", "tune", KeyCode::Char('t')),
+    ("b", "base", KeyCode::Char('b')),
     ("c", "compare", KeyCode::Char('c')),
     ("p", "pause", KeyCode::Char('p')),
     ("/", "filter", KeyCode::Char('/')),
@@ -178,6 +180,8 @@ mod tests {
             changed: true,
             has_baseline: true,
             containers: &[],
+            knobs: &m.knobs,
+            tuned: m.tuned,
         }
     }
 
@@ -259,6 +263,31 @@ mod tests {
         a.overlay = Overlay::Filter("back".into());
         a.paused = true;
         snapshot_all("filter_paused", &a, &m);
+    }
+
+    #[test]
+    fn tune_panel_browsing_editing_and_leaving() {
+        let mut m = fixtures::model();
+        m.knobs = crate::top::tuner::fixtures::knobs();
+        m.tuned = true;
+        let mut a = app();
+        let press = |a: &mut App, m: &Model, code| {
+            a.on_key(KeyEvent::new(code, KeyModifiers::NONE), known(m))
+        };
+        press(&mut a, &m, KeyCode::Char('t'));
+        press(&mut a, &m, KeyCode::Down);
+        press(&mut a, &m, KeyCode::Down);
+        snapshot_all("tune", &a, &m);
+        press(&mut a, &m, KeyCode::Enter);
+        press(&mut a, &m, KeyCode::Backspace);
+        press(&mut a, &m, KeyCode::Backspace);
+        press(&mut a, &m, KeyCode::Char('0'));
+        press(&mut a, &m, KeyCode::Char('x'));
+        press(&mut a, &m, KeyCode::Enter);
+        snapshot_all("tune_refused", &a, &m);
+        let mut a = app();
+        a.overlay = Overlay::ConfirmQuit;
+        snapshot_all("confirm_quit_tuned", &a, &m);
     }
 
     #[test]

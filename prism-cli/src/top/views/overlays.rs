@@ -16,10 +16,11 @@ use crate::top::{
 };
 
 /// Every key, as the help overlay lists it.
-pub const KEYS: [(&str, &str); 16] = [
+pub const KEYS: [(&str, &str); 17] = [
     ("e", "enable or disable the datapath"),
     ("m", "choose the datapath mode (sync, mark, nic)"),
     ("r", "edit the high-priority rules"),
+    ("t", "tune a receive knob: baseline, change, compare"),
     ("b", "take a baseline (the current window)"),
     ("c, Tab", "compare the baseline with now"),
     ("p, Space", "pause or resume the screen"),
@@ -29,7 +30,10 @@ pub const KEYS: [(&str, &str); 16] = [
     ("mouse", "click a key below; the wheel scrolls"),
     ("?, F1", "this help (any key closes it)"),
     ("Esc", "back: close, leave compare, clear filter"),
-    ("q, Ctrl-C", "quit (asks if you changed the datapath)"),
+    (
+        "q, Ctrl-C",
+        "quit (asks if you changed the datapath or knobs)",
+    ),
     ("C", "stages of one container, the next each time"),
     ("bars", "solid to p50, shaded to p99, log scale"),
     ("total", "underlay NIC -> application read"),
@@ -40,6 +44,7 @@ pub fn draw(frame: &mut Frame, app: &App, model: &Model) {
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help => help(frame, area),
+        Overlay::Tune(panel) => super::tune::draw(frame, area, panel, &model.knobs),
         Overlay::Rules(editor) => {
             let h = 9 + model.rules.len() as u16;
             let popup = popup(frame, area, 64, h, " high-priority rules ");
@@ -105,22 +110,38 @@ pub fn draw(frame: &mut Frame, app: &App, model: &Model) {
             frame.render_widget(Paragraph::new(lines), popup);
         }
         Overlay::ConfirmQuit => {
-            let popup = popup(frame, area, 60, 7, " leave prism top ");
+            let popup = popup(frame, area, 60, 8, " leave prism top ");
             let was = model
                 .initial
                 .as_ref()
                 .map_or("unknown".into(), |d| d.label());
+            let changed: Vec<String> = model
+                .knobs
+                .iter()
+                .filter(|k| k.saved.is_some())
+                .map(|k| format!("{}={}", k.name, k.value))
+                .collect();
+            let knobs = if model.tuned {
+                format!("Knobs changed: {}.", changed.join(", "))
+            } else {
+                String::new()
+            };
             let lines = vec![
                 Line::raw(format!(
                     "The datapath was {was} when top started; it is {} now.",
                     model.datapath.label()
                 )),
+                Line::raw(knobs),
                 Line::raw(""),
                 Line::from(vec![
                     Span::styled("k", Style::default().add_modifier(Modifier::REVERSED)),
                     Span::raw(" keep it as it is   "),
                     Span::styled("r", Style::default().add_modifier(Modifier::REVERSED)),
-                    Span::raw(format!(" restore it ({was})   ")),
+                    Span::raw(if model.tuned {
+                        format!(" restore ({was}, knobs)   ")
+                    } else {
+                        format!(" restore it ({was})   ")
+                    }),
                     Span::styled("Esc", Style::default().add_modifier(Modifier::REVERSED)),
                     Span::raw(" stay"),
                 ]),
