@@ -118,7 +118,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --help 'Print help'
         }
         &'prism;enable'= {
-            cand --mode 'Modes, comma-separated: sync, mark, nic'
+            cand --mode 'Modes, comma-separated: sync (stream high-priority packets past the overlay''s queues), mark (skb->priority, DSCP), nic (their own NIC queue and CPU), prio (their own NIC queue, served first on a shared CPU: threaded NAPI with that ring''s thread at SCHED_FIFO 50). nic and prio exclude each other'
             cand --high 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)'
             cand --iface 'Only hosts whose VXLAN underlay is this device'
             cand --netns 'Only hosts in this network namespace (repeatable); default: all'
@@ -326,7 +326,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --background 'Bulk background: tcp or udp'
             cand --placement 'CPU placement: shared-rx or one-cpu'
             cand --proto 'Prober protocol: udp or tcp'
-            cand --configs 'Only these configurations, comma-separated (idle, idle+sync, off, sync, mark, nic, sync+nic); default: all'
+            cand --configs 'Only these configurations, comma-separated (idle, idle+sync, off, sync, mark, nic, sync+nic, prio, sync+prio); default: all'
             cand --tune 'One more configuration under bulk with the datapath off and these knobs set, space-separated KNOB=VALUE as `prism tune set` takes them (repeatable: one configuration each). Device knobs apply on every lab host that has the device; everything is restored after each run'
             cand --stages 'Also attach the profilers (always-on profile) during each run and report the high class''s p99 per stage: where a change acts. They cost every configuration alike'
             cand --json 'Print every run and the summary as JSON'

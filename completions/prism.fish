@@ -96,7 +96,7 @@ complete -c prism -n "__fish_prism_using_subcommand report" -s h -l help -d 'Pri
 complete -c prism -n "__fish_prism_using_subcommand compare" -l json -d 'Print the comparison as JSON'
 complete -c prism -n "__fish_prism_using_subcommand compare" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand compare" -s h -l help -d 'Print help'
-complete -c prism -n "__fish_prism_using_subcommand enable" -l mode -d 'Modes, comma-separated: sync, mark, nic' -r
+complete -c prism -n "__fish_prism_using_subcommand enable" -l mode -d 'Modes, comma-separated: sync (stream high-priority packets past the overlay\'s queues), mark (skb->priority, DSCP), nic (their own NIC queue and CPU), prio (their own NIC queue, served first on a shared CPU: threaded NAPI with that ring\'s thread at SCHED_FIFO 50). nic and prio exclude each other' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l high -d 'A high-priority rule, e.g. `--high tcp dport 11211` (repeatable)' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l iface -d 'Only hosts whose VXLAN underlay is this device' -r
 complete -c prism -n "__fish_prism_using_subcommand enable" -l netns -d 'Only hosts in this network namespace (repeatable); default: all' -r
@@ -211,7 +211,7 @@ complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcomm
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l background -d 'Bulk background: tcp or udp' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l placement -d 'CPU placement: shared-rx or one-cpu' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l proto -d 'Prober protocol: udp or tcp' -r
-complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l configs -d 'Only these configurations, comma-separated (idle, idle+sync, off, sync, mark, nic, sync+nic); default: all' -r
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l configs -d 'Only these configurations, comma-separated (idle, idle+sync, off, sync, mark, nic, sync+nic, prio, sync+prio); default: all' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l tune -d 'One more configuration under bulk with the datapath off and these knobs set, space-separated KNOB=VALUE as `prism tune set` takes them (repeatable: one configuration each). Device knobs apply on every lab host that has the device; everything is restored after each run' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l stages -d 'Also attach the profilers (always-on profile) during each run and report the high class\'s p99 per stage: where a change acts. They cost every configuration alike'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from bench" -l json -d 'Print every run and the summary as JSON'

@@ -783,3 +783,120 @@ fn short_bulk(topo: &Topology) -> u64 {
     .unwrap();
     bulk.background.unwrap().bytes
 }
+
+/// A device attribute of `eth0` in namespace `ns`.
+fn eth0_attribute(ns: &str, key: &str) -> String {
+    prism_kernel::sysfs::with_netns_sysfs(ns, |sys| {
+        Ok(std::fs::read_to_string(
+            sys.join("class/net/eth0").join(key),
+        )?)
+    })
+    .unwrap()
+    .trim()
+    .to_string()
+}
+
+/// eth0's NAPI instances in `ns`, by id, with their thread's scheduling.
+fn napi_threads(ns: &str) -> Vec<(Option<i32>, (i32, i32))> {
+    prism_kernel::netns::run_in(Some(ns), || {
+        let ifindex = nix::net::if_::if_nametoindex("eth0").unwrap();
+        prism_kernel::napi::napis(ifindex).unwrap()
+    })
+    .unwrap()
+    .into_iter()
+    .map(|n| {
+        let sched = n
+            .pid
+            .map_or((0, 0), |p| prism_kernel::sched::get(p).unwrap());
+        (n.pid, sched)
+    })
+    .collect()
+}
+
+/// Times thread `pid` was scheduled in (schedstat's third field).
+fn runs(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn prio_mode_serves_the_high_ring_first_on_a_shared_cpu_and_disable_restores() {
+    let _turn = turn();
+    let lab = Lab::up("dpprio");
+    let topo = lab.topology();
+    let hosts: Vec<String> = topo.sides.iter().map(|s| s.host_ns.clone()).collect();
+    let xps = |h: &String| masks(h, prism_kernel::sysfs::Steering::Xps);
+    let before: Vec<(String, Vec<String>, Vec<String>)> = hosts
+        .iter()
+        .map(|h| (eth0_attribute(h, "threaded"), rps_masks(h), xps(h)))
+        .collect();
+    let _disable = Disable;
+    let mut enable = enable_args(&lab);
+    enable.extend(["--mode", "sync,nic,prio"].map(String::from));
+    let refused = run(&args(&enable));
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && why.contains("choose one"),
+        "{why}"
+    );
+    enable.truncate(enable.len() - 2);
+    enable.extend(["--mode", "sync,prio"].map(String::from));
+    run_ok(&args(&enable));
+    let mut high = Vec::new();
+    for h in &hosts {
+        assert_eq!(eth0_attribute(h, "threaded"), "1", "{h}: NAPI in threads");
+        assert_eq!(rps_masks(h), ["0", "0", "0"], "{h}: no CPU is set aside");
+        assert_eq!(xps(h), ["0", "0", "0"], "{h}: the steering picks the queue");
+        let threads = napi_threads(h);
+        assert_eq!(threads.len(), 3, "{h}: {threads:?}");
+        // Ring 2 carries the high class: its thread alone is real-time.
+        for (i, (pid, (policy, priority))) in threads.iter().enumerate() {
+            assert!(pid.is_some(), "{h}: NAPI {i} has a thread");
+            if i == 2 {
+                assert_eq!(
+                    (*policy, *priority),
+                    (prism_kernel::sched::FIFO, 50),
+                    "{h}: {threads:?}"
+                );
+            } else {
+                assert_ne!(*policy, prism_kernel::sched::FIFO, "{h}: {threads:?}");
+            }
+        }
+        high.push(threads[2].0.unwrap());
+    }
+    let runs_before: Vec<u64> = high.iter().map(|&p| runs(p)).collect();
+    let opts = RunOptions {
+        duration: Duration::from_millis(1500),
+        warmup: Duration::from_millis(300),
+        apply_rps: false,
+        ..Default::default()
+    };
+    let r = scenario::run(&topo, Background::Tcp, &opts).unwrap();
+    assert!(
+        r.sent > 300 && r.background.unwrap().bytes > 10_000_000,
+        "{r:?}"
+    );
+    let s = status();
+    assert_eq!(s["modes"], serde_json::json!(["sync", "prio"]));
+    assert!(counter(&s, "egress", "steered", "high") >= 2 * r.sent);
+    assert!(counter(&s, "rx", "fast", "high") >= 2 * (r.sent - r.lost));
+    for (pid, was) in high.iter().zip(&runs_before) {
+        // The real-time thread woke for the prober's packets.
+        assert!(
+            runs(*pid) > was + r.sent / 4,
+            "thread {pid}: {was} -> {}",
+            runs(*pid)
+        );
+    }
+    run_ok(&["disable"]);
+    let after: Vec<(String, Vec<String>, Vec<String>)> = hosts
+        .iter()
+        .map(|h| (eth0_attribute(h, "threaded"), rps_masks(h), xps(h)))
+        .collect();
+    assert_eq!(after, before, "disable puts threaded, RPS and XPS back");
+}

@@ -34,6 +34,20 @@ fn snapshot(netns: &str) -> BTreeMap<(String, String), String> {
     all
 }
 
+/// An offload feature as `ethtool -k` shows it in `netns`: "1" for on.
+fn ethtool_in(netns: &str, feature: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", netns, "ethtool", "-k", "eth0"])
+        .output()
+        .expect("ethtool (scripts/setup installs it)");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{feature}:")))
+        .unwrap_or_else(|| panic!("no {feature} in:\n{text}"));
+    if line.contains(": on") { "1" } else { "0" }.into()
+}
+
 /// A device attribute as `ip netns exec` shows it: a reader Prism did not write.
 fn sysfs_in(netns: &str, path: &str) -> String {
     let out = Command::new("ip")
@@ -74,6 +88,8 @@ fn changes() -> Vec<String> {
         [
             "eth0/gro_flush_timeout=20000",
             "eth0/napi_defer_hard_irqs=2",
+            "eth0/features/rx-gro-list=1",
+            "eth0/features/rx-udp-gro-forwarding=1",
             "eth0/queues/rx-0/rps_cpus=3",
             "eth0/queues/rx-0/rps_flow_cnt=256",
         ]
@@ -121,6 +137,24 @@ fn list_set_restore_and_a_kill_in_the_middle_leave_every_knob_as_it_was() {
         );
     }
 
+    // Offload features under the names `ethtool -k` prints.
+    for (knob, ethtool) in [
+        ("rx-gro", "generic-receive-offload"),
+        ("rx-gro-list", "rx-gro-list"),
+        ("rx-udp-gro-forwarding", "rx-udp-gro-forwarding"),
+        ("rx-lro", "large-receive-offload"),
+    ] {
+        assert_eq!(
+            before[&(ns.clone(), format!("eth0/features/{knob}"))],
+            ethtool_in(&ns, ethtool),
+            "{knob}"
+        );
+    }
+    assert!(
+        !before.contains_key(&(ns.clone(), "eth0/coalesce/rx-usecs".into())),
+        "veth has no interrupt coalescing to list"
+    );
+
     // set, then restore.
     let args = set_args(&ns);
     let out = run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
@@ -136,6 +170,8 @@ fn list_set_restore_and_a_kill_in_the_middle_leave_every_knob_as_it_was() {
     );
     assert_eq!(sysfs_in(&ns, "eth0/gro_flush_timeout"), "20000");
     assert_eq!(sysfs_in(&ns, "eth0/queues/rx-0/rps_cpus"), "3");
+    assert_eq!(ethtool_in(&ns, "rx-gro-list"), "1");
+    assert_eq!(ethtool_in(&ns, "rx-udp-gro-forwarding"), "1");
     let listed: Vec<Value> =
         serde_json::from_str(&run_ok(&["tune", "list", "--json", "--netns", &ns])).unwrap();
     let budget = listed
@@ -321,4 +357,48 @@ fn bench_runs_a_tuned_configuration_beside_off_and_puts_the_knobs_back() {
     assert!(tuned["p99_ratio"].as_f64().is_some(), "{tuned:#}");
     assert_eq!(snapshot(&hosts[1]), before, "a knob was not put back");
     assert!(!std::path::Path::new("/run/prism/tune.json").exists());
+}
+
+#[test]
+fn coalescing_is_listed_where_the_driver_has_it_with_ethtools_values() {
+    let listed: Vec<Value> = serde_json::from_str(&run_ok(&["tune", "list", "--json"])).unwrap();
+    let value = |name: &str| {
+        listed
+            .iter()
+            .find(|k| k["name"] == name)
+            .map(|k| k["value"].as_str().unwrap().to_string())
+    };
+    let devices: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|d| d != "lo")
+        .collect();
+    for dev in devices {
+        let out = Command::new("ethtool").args(["-c", &dev]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let field = |f: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{f}:")))
+                .map(|v| v.trim().to_string())
+        };
+        match field("rx-usecs") {
+            Some(usecs) if out.status.success() => {
+                assert_eq!(
+                    value(&format!("{dev}/coalesce/rx-usecs")),
+                    Some(usecs),
+                    "{dev}"
+                );
+                assert_eq!(
+                    value(&format!("{dev}/coalesce/rx-frames")),
+                    field("rx-frames"),
+                    "{dev}"
+                );
+            }
+            _ => assert_eq!(
+                value(&format!("{dev}/coalesce/rx-usecs")),
+                None,
+                "{dev} has no coalescing: {text}"
+            ),
+        }
+    }
 }

@@ -177,6 +177,7 @@ were taken on different kernels, probe mechanisms, stage maps or rules.")]
   sudo prism enable --high udp port 7777                 sync mode on every VXLAN host found
   sudo prism enable --mode sync,mark --high tcp dport 11211 --high dscp ef
   sudo prism enable --iface eth0 --high udp 10.0.0.0/8 port 53
+  sudo prism enable --mode sync,prio --high udp port 7777  high ring first, no CPU set aside
 
 Modes: sync streams high-priority packets past the overlay's queues (VXLAN
 decap + bpf_redirect_peer into the container on receive; encap +
@@ -185,7 +186,11 @@ egress qdiscs can serve them first; nic puts high-priority packets on a
 transmit queue of their own at the sender's underlay, and steers that ring's
 receive processing to --nic-cpu and the other rings to the other CPUs, so
 bulk traffic never shares a CPU with them before the stack (emulated on veth
-underlays with 3+ queues; a NIC would need ntuple flow steering). The topology (underlay, VXLAN device,
+underlays with 3+ queues; a NIC would need ntuple flow steering); prio puts
+them on their own queue too but sets no CPU aside: the underlay runs NAPI in
+kernel threads, RPS is off, and that ring's thread runs at SCHED_FIFO 50, so
+it preempts bulk processing on whatever CPU it wakes (threaded NAPI's thread
+is found through the kernel's netdev netlink family, Linux 6.9 or later). The topology (underlay, VXLAN device,
 containers' veths and MACs, remote VTEPs) is learned from rtnetlink in every
 namespace; run enable again to pick up containers that came or went.
 Programs stay attached after prism exits (pinned under /sys/fs/bpf/prism);
@@ -228,12 +233,17 @@ shares its rules (prism stat, top or record started without --high)."
   sudo prism tune list --netns prism-h2 --json
   sudo prism tune set net.core.netdev_budget=600 net.core.dev_weight=128
   sudo prism tune set --netns prism-h2 eth0/gro_flush_timeout=20000 eth0/napi_defer_hard_irqs=2
+  sudo prism tune set --netns prism-h2 eth0/features/rx-udp-gro-forwarding=1
   sudo prism tune restore
 
 Knobs are named as the kernel names them: net.core sysctls (global) and
 device attributes DEV/ATTR (gro_flush_timeout, napi_defer_hard_irqs,
 threaded, queues/rx-N/rps_cpus, queues/rx-N/rps_flow_cnt,
-queues/tx-N/xps_cpus), of a device in another namespace with --netns.
+queues/tx-N/xps_cpus), offload features DEV/features/NAME (rx-gro,
+rx-gro-hw, rx-lro, rx-gro-list, rx-udp-gro-forwarding: 1 on, 0 off, as
+ethtool -K) and interrupt coalescing DEV/coalesce/NAME (rx-usecs,
+rx-frames, adaptive-rx, as ethtool -C; only on devices that have it), of
+a device in another namespace with --netns.
 Before set changes anything, the values it replaces are saved in
 /run/prism/tune.json; if one write fails the others are undone. restore
 puts back exactly what was there before Prism's first change, also after
@@ -277,7 +287,11 @@ VXLAN over a veth underlay; it talks to nothing outside itself."
 
 #[derive(Debug, Args)]
 pub struct EnableArgs {
-    /// Modes, comma-separated: sync, mark, nic.
+    /// Modes, comma-separated: sync (stream high-priority packets past the
+    /// overlay's queues), mark (skb->priority, DSCP), nic (their own NIC
+    /// queue and CPU), prio (their own NIC queue, served first on a shared
+    /// CPU: threaded NAPI with that ring's thread at SCHED_FIFO 50). nic
+    /// and prio exclude each other.
     #[arg(long = "mode", value_delimiter = ',', default_value = "sync")]
     pub modes: Vec<prism_datapath::control::Mode>,
 
@@ -742,7 +756,7 @@ and ns per run side by side: Prism's own cost is Prism minus empty.")]
 
 Each round runs, in turn: the prober alone (idle), the prober under bulk
 traffic with the datapath off, then with each mode on (sync, mark, nic,
-sync+nic), then each --tune configuration: bulk, datapath off, its
+sync+nic, prio, sync+prio), then each --tune configuration: bulk, datapath off, its
 knobs set (and restored after the run: an A/B against 'off' in the same
 rounds). The prober's port is the high-priority rule. The table shows
 medians over rounds and, per configuration, the median of the ratios to
@@ -818,7 +832,7 @@ pub struct BenchArgs {
     pub proto: Proto,
 
     /// Only these configurations, comma-separated (idle, idle+sync, off,
-    /// sync, mark, nic, sync+nic); default: all.
+    /// sync, mark, nic, sync+nic, prio, sync+prio); default: all.
     #[arg(long, value_delimiter = ',')]
     pub configs: Vec<String>,
 

@@ -27,6 +27,7 @@ use crate::{
     attach::{self, Mechanism, Role, Wanted},
     object::{Counters, DatapathObject, PROGRAMS},
     pins::{self, Transaction},
+    priority,
     rules::PinnedRules,
     tables::{PinnedMaps, Tables},
     topology::{self, Host, Plan, Refusal, Scope},
@@ -43,6 +44,10 @@ pub enum Mode {
     /// Give high-priority packets their own NIC queue and CPU before the
     /// receiver's shared queues (emulated on veth underlays).
     Nic,
+    /// Give high-priority packets their own NIC queue, served first on a
+    /// shared CPU: threaded NAPI, that ring's thread at a real-time
+    /// priority (see [`crate::priority`]). No CPU is set aside.
+    Prio,
 }
 
 impl std::str::FromStr for Mode {
@@ -52,7 +57,8 @@ impl std::str::FromStr for Mode {
             "sync" => Ok(Self::Sync),
             "mark" => Ok(Self::Mark),
             "nic" => Ok(Self::Nic),
-            _ => bail!("unknown mode {s:?} (expected sync, mark or nic)"),
+            "prio" => Ok(Self::Prio),
+            _ => bail!("unknown mode {s:?} (expected sync, mark, nic or prio)"),
         }
     }
 }
@@ -72,7 +78,8 @@ pub fn mode_bits(modes: &[Mode]) -> u32 {
         bits | match m {
             Mode::Sync => mode::SYNC,
             Mode::Mark => mode::MARK,
-            Mode::Nic => mode::NIC,
+            // Both steer the high class to its own queue.
+            Mode::Nic | Mode::Prio => mode::NIC,
         }
     })
 }
@@ -169,6 +176,10 @@ pub struct HostState {
     /// the queue the steering program picks).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub saved_xps: Vec<String>,
+    /// What prio mode changed on the underlay (threaded NAPI, the high
+    /// ring thread's scheduling), likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_prio: Option<priority::Saved>,
     pub local_containers: usize,
     pub remote_containers: usize,
 }
@@ -288,7 +299,8 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
         dscp: opts.dscp.unwrap_or(DSCP_KEEP),
         _pad: [0; 3],
     };
-    let nic = opts.modes.contains(&Mode::Nic);
+    let steer = Steer::of(opts)?;
+    let nic = steer != Steer::Shared;
     let mut tx = Transaction::default();
     let mut attached = 0;
     let mut others = Vec::new();
@@ -303,6 +315,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
         {
             state.saved_rps = p.saved_rps.clone();
             state.saved_xps = p.saved_xps.clone();
+            state.saved_prio = p.saved_prio.clone();
         }
         attached += enable_host(
             mechanism,
@@ -316,8 +329,11 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
         .with_context(|| format!("enable the datapath in namespace {}", host.namespace))?;
         let underlay = (host.socket_ns_path.clone(), host.underlay.ifindex);
         if !steered.contains(&underlay) {
-            steer_rps(host, &mut state, nic, opts.nic_cpu).with_context(|| {
-                format!("set nic mode's RPS in namespace {}", host.socket_namespace)
+            steer_underlay(host, &mut state, steer).with_context(|| {
+                format!(
+                    "set up the underlay's queues in namespace {}",
+                    host.socket_namespace
+                )
             })?;
             steered.push(underlay);
         }
@@ -382,6 +398,7 @@ fn host_state(host: &Host) -> HostState {
         remote_containers: host.remotes.len(),
         saved_rps: Vec::new(),
         saved_xps: Vec::new(),
+        saved_prio: None,
     }
 }
 
@@ -422,29 +439,62 @@ fn enable_host(
     attach_missing(mechanism, &dir, host, nic, tx, others)
 }
 
-/// nic mode: the receiving side's RPS steers the high-priority ring to
-/// `nic_cpu` and the other rings to the other CPUs, and XPS is cleared so
-/// the steering program picks the transmit queue. When nic mode is off, the
-/// masks saved before are put back.
-fn steer_rps(host: &Host, state: &mut HostState, nic: bool, nic_cpu: Option<usize>) -> Result<()> {
+/// How the underlay's receive rings are served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Steer {
+    /// As the kernel does: every ring alike.
+    Shared,
+    /// nic mode: the high ring on a CPU of its own.
+    OwnCpu(Option<usize>),
+    /// prio mode: the high ring first, on a shared CPU.
+    First,
+}
+
+impl Steer {
+    fn of(opts: &EnableOptions) -> Result<Self> {
+        match (
+            opts.modes.contains(&Mode::Nic),
+            opts.modes.contains(&Mode::Prio),
+        ) {
+            (true, true) => bail!(
+                "nic and prio are two ways to serve the high-priority ring (its own CPU, or first on a shared one): choose one"
+            ),
+            (true, false) => Ok(Self::OwnCpu(opts.nic_cpu)),
+            (false, true) => Ok(Self::First),
+            (false, false) => Ok(Self::Shared),
+        }
+    }
+}
+
+/// nic and prio modes: XPS is cleared so the steering program picks the
+/// transmit queue. nic mode: the receiving side's RPS steers the
+/// high-priority ring to `nic_cpu` and the other rings to the other CPUs.
+/// prio mode: RPS is off (each ring's thread takes its packets to the
+/// socket) and the high ring's thread is served first. Otherwise what was
+/// saved before is put back.
+fn steer_underlay(host: &Host, state: &mut HostState, steer: Steer) -> Result<()> {
     let (path, ns, dev) = (
         &host.socket_ns_path,
         &host.socket_namespace,
         &host.underlay.name,
     );
-    if !nic {
-        restore_masks(path, ns, dev, state);
-        return Ok(());
-    }
+    let nic_cpu = match steer {
+        Steer::Shared => {
+            restore_masks(path, ns, dev, state);
+            return Ok(());
+        }
+        Steer::OwnCpu(cpu) => cpu,
+        Steer::First => None,
+    };
     if !host.underlay_is_veth {
         bail!(
-            "nic mode on a physical NIC needs flow steering (ethtool ntuple) and IRQ affinity, which Prism does not set up yet; it is emulated on veth underlays"
+            "nic and prio modes on a physical NIC need flow steering (ethtool ntuple) and IRQ affinity, which Prism does not set up yet; they are emulated on veth underlays"
         );
     }
     let rps = sysfs::masks(path, ns, dev, Steering::Rps)?;
     if rps.len() < NIC_MIN_QUEUES {
         bail!(
-            "nic mode needs an underlay with at least {NIC_MIN_QUEUES} queues; {dev} has {}",
+            "nic and prio modes need an underlay with at least {NIC_MIN_QUEUES} queues; {dev} has {}",
             rps.len()
         );
     }
@@ -453,6 +503,22 @@ fn steer_rps(host: &Host, state: &mut HostState, nic: bool, nic_cpu: Option<usiz
         state.saved_rps = rps.clone();
         state.saved_xps = xps.clone();
     }
+    let no_xps: Vec<(usize, String)> = (0..xps.len()).map(|q| (q, "0".to_string())).collect();
+    if steer == Steer::First {
+        let no_rps: Vec<(usize, String)> = (0..rps.len()).map(|q| (q, "0".to_string())).collect();
+        sysfs::set_masks(path, ns, dev, Steering::Rps, &no_rps)?;
+        sysfs::set_masks(path, ns, dev, Steering::Xps, &no_xps)?;
+        let saved = priority::serve_first(
+            path,
+            ns,
+            dev,
+            NIC_HIGH_QUEUE.into(),
+            state.saved_prio.as_ref(),
+        )?;
+        state.saved_prio = Some(saved);
+        return Ok(());
+    }
+    put_back_prio(path, ns, dev, state);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let high = nic_cpu.unwrap_or(cpus - 1);
     if high >= cpus {
@@ -475,13 +541,19 @@ fn steer_rps(host: &Host, state: &mut HostState, nic: bool, nic_cpu: Option<usiz
         })
         .collect();
     sysfs::set_masks(path, ns, dev, Steering::Rps, &rps_masks)?;
-    let no_xps: Vec<(usize, String)> = (0..xps.len()).map(|q| (q, "0".to_string())).collect();
     sysfs::set_masks(path, ns, dev, Steering::Xps, &no_xps)
 }
 
-/// Puts back the RPS and XPS masks saved in `state` (best effort: the
-/// device may be gone).
+fn put_back_prio(path: &Path, ns: &str, dev: &str, state: &mut HostState) {
+    if let Some(saved) = state.saved_prio.take() {
+        priority::put_back(path, ns, dev, &saved);
+    }
+}
+
+/// Puts back the RPS and XPS masks and prio mode's settings saved in
+/// `state` (best effort: the device may be gone).
 fn restore_masks(path: &Path, ns: &str, dev: &str, state: &mut HostState) {
+    put_back_prio(path, ns, dev, state);
     for (steering, saved) in [
         (Steering::Rps, &mut state.saved_rps),
         (Steering::Xps, &mut state.saved_xps),
@@ -646,9 +718,13 @@ pub fn disable() -> Result<Option<usize>> {
     Ok(Some(links))
 }
 
-/// Puts back the masks nic mode changed (on hosts that still exist).
+/// Puts back what nic and prio modes changed (on hosts that still exist).
 fn restore_rps(state: &State) {
-    for h in state.hosts.iter().filter(|h| !h.saved_rps.is_empty()) {
+    for h in state
+        .hosts
+        .iter()
+        .filter(|h| !h.saved_rps.is_empty() || h.saved_prio.is_some())
+    {
         // The underlay is in the socket's namespace (Docker: the node's).
         let inode = match h.socket_netns_inode {
             0 => h.netns_inode,

@@ -7,6 +7,7 @@ pub mod capabilities;
 pub mod control;
 pub mod object;
 pub mod pins;
+pub mod priority;
 pub mod rules;
 pub mod tables;
 pub mod topology;

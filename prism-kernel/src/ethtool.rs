@@ -10,6 +10,8 @@ use anyhow::{Context, Result, bail};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
 
 const SIOCETHTOOL: libc::c_ulong = 0x8946;
+const ETHTOOL_GCOALESCE: u32 = 0x0e;
+const ETHTOOL_SCOALESCE: u32 = 0x0f;
 const ETHTOOL_GSTRINGS: u32 = 0x1b;
 const ETHTOOL_GSSET_INFO: u32 = 0x37;
 const ETHTOOL_GFEATURES: u32 = 0x3a;
@@ -111,5 +113,38 @@ pub fn set_features(dev: &str, wanted: &[(&str, bool)]) -> Result<()> {
             buf[2 + 2 * block + 1] |= mask;
         }
     }
+    ioctl(dev, &mut buf)
+}
+
+/// Interrupt coalescing parameters (`ethtool -c/-C`) Prism tunes, by
+/// ethtool's name, with their index in `struct ethtool_coalesce` (u32s
+/// after `cmd`).
+pub const COALESCE: [(&str, usize); 3] = [("rx-usecs", 1), ("rx-frames", 2), ("adaptive-rx", 10)];
+
+/// `struct ethtool_coalesce`: `cmd` and 22 u32 parameters.
+const COALESCE_WORDS: usize = 23;
+
+/// The coalescing parameters of `dev`, by name; an error when the device
+/// has none (veth, loopback).
+pub fn coalesce(dev: &str) -> Result<BTreeMap<&'static str, u32>> {
+    let mut buf = [0u32; COALESCE_WORDS];
+    buf[0] = ETHTOOL_GCOALESCE;
+    ioctl(dev, &mut buf)?;
+    Ok(COALESCE.iter().map(|(name, i)| (*name, buf[*i])).collect())
+}
+
+/// Sets coalescing parameters by name, like `ethtool -C dev name value`;
+/// the others keep their values.
+pub fn set_coalesce(dev: &str, wanted: &[(&str, u32)]) -> Result<()> {
+    let mut buf = [0u32; COALESCE_WORDS];
+    buf[0] = ETHTOOL_GCOALESCE;
+    ioctl(dev, &mut buf)?;
+    for (name, value) in wanted {
+        let Some((_, i)) = COALESCE.iter().find(|(n, _)| n == name) else {
+            bail!("no coalescing parameter named {name}");
+        };
+        buf[*i] = *value;
+    }
+    buf[0] = ETHTOOL_SCOALESCE;
     ioctl(dev, &mut buf)
 }

@@ -8,9 +8,9 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use prism_kernel::sysfs::with_netns_sysfs;
+use prism_kernel::{ethtool, sysfs::with_netns_sysfs};
 
-use crate::knob::KnobName;
+use crate::knob::{KnobName, Via};
 
 /// Runs `f` with the root of a `/sys` that shows namespace `netns` (the
 /// current one when `None`).
@@ -39,13 +39,65 @@ pub fn read(sys: &Path, name: &KnobName) -> Result<String> {
     {
         bail!("no device {dev} in this namespace");
     }
-    let text = fs::read_to_string(&path).with_context(|| format!("read {name}"))?;
-    Ok(text.trim().to_string())
+    // The ioctls act on the calling thread's namespace: `in_sysfs` runs
+    // this in the device's.
+    let dev = name.device.as_deref().unwrap_or_default();
+    match name.via() {
+        Via::Feature(f) => {
+            let on = ethtool::features(dev)?
+                .get(f)
+                .copied()
+                .with_context(|| format!("{dev} has no offload feature {f}"))?;
+            Ok(if on { "1" } else { "0" }.into())
+        }
+        Via::Coalesce(c) => Ok(ethtool::coalesce(dev)
+            .with_context(|| format!("{dev} has no interrupt coalescing"))?
+            .get(c)
+            .with_context(|| format!("no coalescing parameter {c}"))?
+            .to_string()),
+        Via::Sysfs => {
+            let text = fs::read_to_string(&path).with_context(|| format!("read {name}"))?;
+            Ok(text.trim().to_string())
+        }
+    }
 }
 
 pub fn write(sys: &Path, name: &KnobName, value: &str) -> Result<()> {
-    fs::write(path_of(sys, name), format!("{value}\n"))
-        .with_context(|| format!("set {name} to {value}"))
+    let dev = name.device.as_deref().unwrap_or_default();
+    match name.via() {
+        Via::Feature(f) => {
+            ethtool::set_features(dev, &[(f, value == "1")])
+                .with_context(|| format!("set {name} to {value}"))?;
+            // A fixed feature is refused without an error: check.
+            if read(sys, name)? != value {
+                bail!("{dev} cannot change {f} (fixed by its driver, or needs another feature)");
+            }
+            Ok(())
+        }
+        Via::Coalesce(c) => {
+            let v: u32 = value
+                .parse()
+                .with_context(|| format!("{value:?} for {name}"))?;
+            ethtool::set_coalesce(dev, &[(c, v)]).with_context(|| format!("set {name} to {value}"))
+        }
+        Via::Sysfs => fs::write(path_of(sys, name), format!("{value}\n"))
+            .with_context(|| format!("set {name} to {value}")),
+    }
+}
+
+/// The ethtool knobs `dev` has: the features it names, and coalescing when
+/// the driver implements it.
+fn ethtool_keys(dev: &str) -> Vec<String> {
+    let features = ethtool::features(dev).unwrap_or_default();
+    let mut keys: Vec<String> = crate::knob::FEATURES
+        .iter()
+        .filter(|s| features.contains_key(&s.key["features/".len()..]))
+        .map(|s| s.key.to_string())
+        .collect();
+    if ethtool::coalesce(dev).is_ok() {
+        keys.extend(crate::knob::COALESCE.iter().map(|s| s.key.to_string()));
+    }
+    keys
 }
 
 /// The devices of the namespace (`lo` aside) and each one's attribute
@@ -67,6 +119,7 @@ pub fn device_keys(sys: &Path) -> Result<Vec<(String, Vec<String>)>> {
                 .map(|s| s.key.to_string())
                 .filter(|k| dir.join(k).exists())
                 .collect();
+            keys.extend(ethtool_keys(&dev));
             let mut queues: Vec<String> = fs::read_dir(dir.join("queues"))
                 .map(|d| {
                     d.filter_map(|e| e.ok()?.file_name().into_string().ok())

@@ -196,6 +196,78 @@ pub const DEVICE: [Spec; 3] = [
     },
 ];
 
+/// Offload features (`ethtool -k/-K`) that change what the receive path
+/// is handed, as `features/NAME` with the kernel's feature name; 1 is on.
+pub const FEATURES: [Spec; 5] = [
+    Spec {
+        key: "features/rx-gro",
+        default: Some("1"),
+        range: Range::Bool,
+        stage: "nic -> stack (GRO: segments merged per poll)",
+        about: "generic receive offload: merge a flow's segments before the stack",
+    },
+    Spec {
+        key: "features/rx-gro-hw",
+        default: None,
+        range: Range::Bool,
+        stage: "nic (hardware GRO)",
+        about: "the NIC merges segments itself (GRO rules, forwarding-safe)",
+    },
+    Spec {
+        key: "features/rx-lro",
+        default: Some("0"),
+        range: Range::Bool,
+        stage: "nic (LRO)",
+        about: "large receive offload (not forwarding-safe: off on bridges/routers)",
+    },
+    Spec {
+        key: "features/rx-gro-list",
+        default: Some("0"),
+        range: Range::Bool,
+        stage: "nic -> stack (fraglist GRO)",
+        about: "GRO chains segments without merging (cheap to forward and resegment)",
+    },
+    Spec {
+        key: "features/rx-udp-gro-forwarding",
+        default: Some("0"),
+        range: Range::Bool,
+        stage: "nic -> vxlan (UDP GRO of forwarded/tunnel traffic)",
+        about: "GRO for UDP that is forwarded, VXLAN's outer UDP included",
+    },
+];
+
+/// Interrupt coalescing (`ethtool -c/-C`), as `coalesce/NAME`; only on
+/// devices that have it (not veth).
+pub const COALESCE: [Spec; 3] = [
+    Spec {
+        key: "coalesce/rx-usecs",
+        default: None,
+        range: Range::Int {
+            min: 0,
+            max: u32::MAX as i64,
+        },
+        stage: "nic (interrupt: how long the NIC waits to raise it)",
+        about: "µs the NIC delays a receive interrupt after a packet",
+    },
+    Spec {
+        key: "coalesce/rx-frames",
+        default: None,
+        range: Range::Int {
+            min: 0,
+            max: u32::MAX as i64,
+        },
+        stage: "nic (interrupt: packets per interrupt)",
+        about: "packets the NIC gathers before a receive interrupt",
+    },
+    Spec {
+        key: "coalesce/adaptive-rx",
+        default: None,
+        range: Range::Bool,
+        stage: "nic (interrupt moderation by load)",
+        about: "the driver adapts rx-usecs/rx-frames to the packet rate",
+    },
+];
+
 /// Per receive queue (`queues/rx-N/`).
 pub const RX_QUEUE: [Spec; 2] = [
     Spec {
@@ -261,8 +333,10 @@ impl KnobName {
         };
         let spec = spec_of_attribute(key).ok_or_else(|| {
             anyhow::anyhow!(
-                "unknown device attribute {key}; the ones Prism tunes: {}, queues/rx-N/{}, queues/tx-N/{}",
+                "unknown device attribute {key}; the ones Prism tunes: {}, {}, {}, queues/rx-N/{}, queues/tx-N/{}",
                 DEVICE.map(|s| s.key).join(", "),
+                FEATURES.map(|s| s.key).join(", "),
+                COALESCE.map(|s| s.key).join(", "),
                 RX_QUEUE.map(|s| s.key).join(", queues/rx-N/"),
                 TX_QUEUE.map(|s| s.key).join(", queues/tx-N/")
             )
@@ -280,6 +354,31 @@ impl KnobName {
     }
 }
 
+/// Where the kernel keeps a knob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via<'a> {
+    /// `/proc/sys` or the device's sysfs directory.
+    Sysfs,
+    /// An offload feature (ethtool ioctl), by the kernel's name.
+    Feature(&'a str),
+    /// A coalescing parameter (ethtool ioctl), by ethtool's name.
+    Coalesce(&'a str),
+}
+
+impl KnobName {
+    pub fn via(&self) -> Via<'_> {
+        if self.device.is_some() {
+            if let Some(f) = self.key.strip_prefix("features/") {
+                return Via::Feature(f);
+            }
+            if let Some(c) = self.key.strip_prefix("coalesce/") {
+                return Via::Coalesce(c);
+            }
+        }
+        Via::Sysfs
+    }
+}
+
 impl std::fmt::Display for KnobName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.device {
@@ -291,7 +390,12 @@ impl std::fmt::Display for KnobName {
 
 /// The spec of `gro_flush_timeout` or `queues/rx-3/rps_cpus`.
 fn spec_of_attribute(key: &str) -> Option<Spec> {
-    if let Some(s) = DEVICE.iter().find(|s| s.key == key) {
+    if let Some(s) = DEVICE
+        .iter()
+        .chain(&FEATURES)
+        .chain(&COALESCE)
+        .find(|s| s.key == key)
+    {
         return Some(*s);
     }
     let (queue, attr) = key.strip_prefix("queues/")?.split_once('/')?;
@@ -317,9 +421,22 @@ mod tests {
         assert_eq!(n.device.as_deref(), Some("eth0"));
         assert_eq!(s.range, Range::CpuMask);
         assert_eq!(n.to_string(), "eth0/queues/rx-0/rps_cpus");
+        let (n, s) = KnobName::parse("eth0/features/rx-gro-list").unwrap();
+        assert_eq!(
+            (n.key.as_str(), s.range),
+            ("features/rx-gro-list", Range::Bool)
+        );
+        assert_eq!(n.via(), Via::Feature("rx-gro-list"));
+        let (n, _) = KnobName::parse("eth0/coalesce/rx-usecs").unwrap();
+        assert_eq!(n.via(), Via::Coalesce("rx-usecs"));
+        assert_eq!(
+            KnobName::parse("eth0/threaded").unwrap().0.via(),
+            Via::Sysfs
+        );
         for (bad, says) in [
             ("net.core.somaxconn", "unknown sysctl"),
             ("eth0/mtu", "unknown device attribute"),
+            ("eth0/features/rx-checksum", "unknown device attribute"),
             ("eth0/queues/rx-x/rps_cpus", "unknown device attribute"),
             ("../threaded", "not a device name"),
             ("budget", "unknown knob"),

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::{
     journal::{Journal, Saved},
-    knob::{DEVICE, KnobName, RX_QUEUE, SYSCTLS, Spec, TX_QUEUE},
+    knob::{COALESCE, DEVICE, FEATURES, KnobName, RX_QUEUE, SYSCTLS, Spec, TX_QUEUE},
 };
 
 /// One knob as `tune list` shows it.
@@ -235,6 +235,8 @@ pub fn specs() -> impl Iterator<Item = &'static Spec> {
     SYSCTLS
         .iter()
         .chain(&DEVICE)
+        .chain(&FEATURES)
+        .chain(&COALESCE)
         .chain(&RX_QUEUE)
         .chain(&TX_QUEUE)
 }

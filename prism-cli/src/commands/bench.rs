@@ -36,12 +36,14 @@ enum Config {
     Nic,
     /// sync and nic together.
     SyncNic,
+    Prio,
+    SyncPrio,
     /// Under bulk traffic, datapath off, the n-th `--tune` knobs set.
     Tuned(u8),
 }
 
 impl Config {
-    const FIXED: [Config; 7] = [
+    const FIXED: [Config; 9] = [
         Self::Idle,
         Self::IdleSync,
         Self::Off,
@@ -49,6 +51,8 @@ impl Config {
         Self::Mark,
         Self::Nic,
         Self::SyncNic,
+        Self::Prio,
+        Self::SyncPrio,
     ];
 
     fn name(self) -> &'static str {
@@ -60,6 +64,8 @@ impl Config {
             Self::Mark => "mark",
             Self::Nic => "nic",
             Self::SyncNic => "sync+nic",
+            Self::Prio => "prio",
+            Self::SyncPrio => "sync+prio",
             Self::Tuned(_) => "tuned",
         }
     }
@@ -93,6 +99,8 @@ impl Config {
             Self::Mark => vec![Mode::Mark],
             Self::Nic => vec![Mode::Nic],
             Self::SyncNic => vec![Mode::Sync, Mode::Nic],
+            Self::Prio => vec![Mode::Prio],
+            Self::SyncPrio => vec![Mode::Sync, Mode::Prio],
         }
     }
 }

@@ -303,10 +303,12 @@ fn run_scenarios(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Whether the datapath runs in nic mode (which sets RPS masks itself).
+/// Whether the datapath runs in nic or prio mode (which set RPS masks
+/// themselves).
 fn nic_mode_on() -> bool {
+    use prism_datapath::control::Mode;
     prism_datapath::control::State::load()
         .ok()
         .flatten()
-        .is_some_and(|s| s.modes.contains(&prism_datapath::control::Mode::Nic))
+        .is_some_and(|s| s.modes.iter().any(|m| matches!(m, Mode::Nic | Mode::Prio)))
 }

@@ -25,7 +25,7 @@ pub const INTERVALS: [Duration; 7] = [
 ];
 
 /// The modes the picker offers, in its order.
-pub const MODES: [(Mode, &str); 3] = [
+pub const MODES: [(Mode, &str); 4] = [
     (
         Mode::Sync,
         "stream high-priority packets past the overlay's queues",
@@ -35,6 +35,10 @@ pub const MODES: [(Mode, &str); 3] = [
         "set skb->priority (and DSCP) of high-priority packets",
     ),
     (Mode::Nic, "own NIC queue and CPU for high-priority packets"),
+    (
+        Mode::Prio,
+        "own NIC queue, served first on a shared CPU (RT NAPI thread)",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +65,7 @@ pub enum Overlay {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModePicker {
-    pub chosen: [bool; 3],
+    pub chosen: [bool; 4],
     pub cursor: usize,
 }
 
@@ -386,7 +390,7 @@ impl App {
                 picker.cursor = (picker.cursor + 1).min(MODES.len() - 1)
             }
             KeyCode::Char(' ') => picker.chosen[picker.cursor] ^= true,
-            KeyCode::Char(c @ '1'..='3') => picker.chosen[c as usize - '1' as usize] ^= true,
+            KeyCode::Char(c @ '1'..='4') => picker.chosen[c as usize - '1' as usize] ^= true,
             KeyCode::Enter => {
                 let modes = picker.modes();
                 if modes.is_empty() {

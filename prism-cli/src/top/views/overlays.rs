@@ -18,7 +18,7 @@ use crate::top::{
 /// Every key, as the help overlay lists it.
 pub const KEYS: [(&str, &str); 17] = [
     ("e", "enable or disable the datapath"),
-    ("m", "choose the datapath mode (sync, mark, nic)"),
+    ("m", "choose the datapath mode (sync, mark, nic, prio)"),
     ("r", "edit the high-priority rules"),
     ("t", "tune a receive knob: baseline, change, compare"),
     ("b", "take a baseline (the current window)"),
@@ -87,7 +87,7 @@ pub fn draw(frame: &mut Frame, app: &App, model: &Model) {
             frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), popup);
         }
         Overlay::Modes(picker) => {
-            let popup = popup(frame, area, 70, 8, " datapath mode ");
+            let popup = popup(frame, area, 72, 9, " datapath mode ");
             let mut lines = Vec::new();
             for (i, ((mode, what), on)) in MODES.iter().zip(picker.chosen).enumerate() {
                 let style = if picker.cursor == i {
@@ -104,7 +104,7 @@ pub fn draw(frame: &mut Frame, app: &App, model: &Model) {
             }
             lines.push(Line::raw(""));
             lines.push(Line::styled(
-                "Space or 1-3 toggle · Enter applies · Esc cancels",
+                "Space or 1-4 toggle · Enter applies · Esc cancels",
                 dim(),
             ));
             frame.render_widget(Paragraph::new(lines), popup);
