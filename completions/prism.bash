@@ -1145,7 +1145,7 @@ _prism() {
             return 0
             ;;
         prism__subcmd__lab__subcmd__up)
-            opts="-v -h --name --overlay --vni --port --router --verbose --help"
+            opts="-v -h --name --overlay --vni --port --router --queued-wire --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

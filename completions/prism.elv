@@ -272,6 +272,7 @@ set edit:completion:arg-completer[prism] = {|@words|
             cand --vni 'VXLAN network identifier [default: the overlay''s: 42, Docker and Calico 4096, Flannel 1]'
             cand --port 'VXLAN UDP port [default: 4789; Flannel: none set, the kernel''s 8472]'
             cand --router 'Put a router namespace between the two hosts (VTEPs on two subnets)'
+            cand --queued-wire 'Give the wire''s veths a qdisc (mq), as a NIC has: a full ring stops the queue instead of dropping. Not with nic or prio modes on 6.16-6.18 kernels, whose veths can leave a stopped queue other than the first stopped'
             cand -v 'More log output (-v info, -vv debug, -vvv trace)'
             cand --verbose 'More log output (-v info, -vv debug, -vvv trace)'
             cand -h 'Print help'

@@ -177,6 +177,7 @@ complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcomm
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l vni -d 'VXLAN network identifier [default: the overlay\'s: 42, Docker and Calico 4096, Flannel 1]' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l port -d 'VXLAN UDP port [default: 4789; Flannel: none set, the kernel\'s 8472]' -r
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l router -d 'Put a router namespace between the two hosts (VTEPs on two subnets)'
+complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -l queued-wire -d 'Give the wire\'s veths a qdisc (mq), as a NIC has: a full ring stops the queue instead of dropping. Not with nic or prio modes on 6.16-6.18 kernels, whose veths can leave a stopped queue other than the first stopped'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -s v -l verbose -d 'More log output (-v info, -vv debug, -vvv trace)'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from up" -s h -l help -d 'Print help'
 complete -c prism -n "__fish_prism_using_subcommand lab; and __fish_seen_subcommand_from down" -l name -d 'Name of the lab; its host namespaces are NAME-h1 and NAME-h2' -r

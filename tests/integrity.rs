@@ -37,8 +37,12 @@ fn integrity(lab: &Lab, background: &str) -> Value {
 
 fn figures(r: &Value) -> String {
     format!(
-        "udp {} sent {} lost, tcp {} bytes {} retransmitted",
-        r["udp_sent"], r["udp_lost"], r["tcp_sent"]["bytes"], r["tcp_sent"]["retransmitted"]
+        "udp {} sent {} lost, tcp {} bytes {} retransmitted ({} spurious)",
+        r["udp_sent"],
+        r["udp_lost"],
+        r["tcp_sent"]["bytes"],
+        r["tcp_sent"]["retransmitted"],
+        r["tcp_sent"]["spurious"]
     )
 }
 
@@ -46,6 +50,17 @@ fn check_flavor(tag: &str, lab_options: &[&str], enable_options: &[&str]) {
     let _turn = turn();
     let lab = Lab::up_with(tag, lab_options);
     let namespaces = lab.namespaces();
+    if lab_options.contains(&"--queued-wire") {
+        let topo = lab.topology();
+        for ns in topo.sides.iter().map(|s| &s.host_ns) {
+            let qdisc = std::process::Command::new("ip")
+                .args(["netns", "exec", ns, "tc", "qdisc", "show", "dev", "eth0"])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&qdisc.stdout);
+            assert!(text.contains("qdisc mq 1: root"), "{tag} {ns}: {text}");
+        }
+    }
     for datapath in [false, true] {
         let _disable = Disable;
         if datapath {
@@ -94,6 +109,17 @@ fn payloads_arrive_intact_on_every_flavor_with_the_datapath_off_and_on() {
     check_flavor(
         "ica",
         &["--overlay", "calico", "--router"],
+        &["--allow-netfilter-bypass"],
+    );
+}
+
+#[test]
+fn payloads_arrive_intact_over_a_queued_wire_too() {
+    // A wire with a qdisc, as a NIC has: backpressure instead of drops.
+    check_flavor("iqw", &["--queued-wire"], &[]);
+    check_flavor(
+        "iqr",
+        &["--overlay", "calico", "--router", "--queued-wire"],
         &["--allow-netfilter-bypass"],
     );
 }

@@ -697,6 +697,12 @@ namespace is touched. Running it again on a healthy lab changes nothing.")]
         /// Put a router namespace between the two hosts (VTEPs on two subnets).
         #[arg(long)]
         router: bool,
+        /// Give the wire's veths a qdisc (mq), as a NIC has: a full ring
+        /// stops the queue instead of dropping. Not with nic or prio modes
+        /// on 6.16-6.18 kernels, whose veths can leave a stopped queue
+        /// other than the first stopped.
+        #[arg(long)]
+        queued_wire: bool,
     },
 
     /// Remove the testbed, also after a half-failed `up`

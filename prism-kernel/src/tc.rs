@@ -37,6 +37,37 @@ const CLSACT_HANDLE: TcHandle = TcHandle {
 };
 
 impl Rtnl {
+    /// Makes `kind` (a qdisc without options, such as `mq`) the device's
+    /// root qdisc, replacing what is there (`tc qdisc replace dev DEV root
+    /// handle 1: KIND`).
+    pub async fn replace_root_qdisc(&self, ifindex: u32, kind: &str) -> Result<()> {
+        use futures::StreamExt;
+        use rtnetlink::packet_core::{
+            NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkMessage,
+        };
+        use rtnetlink::packet_route::RouteNetlinkMessage;
+        let mut message = TcMessage::with_index(ifindex as i32);
+        message.header.parent = TcHandle::ROOT;
+        message.header.handle = TcHandle { major: 1, minor: 0 };
+        message.attributes.push(TcAttribute::Kind(kind.to_string()));
+        let mut request = NetlinkMessage::from(RouteNetlinkMessage::NewQueueDiscipline(message));
+        request.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+        let mut replies = self
+            .handle()
+            .clone()
+            .request(request)
+            .with_context(|| format!("ask for a {kind} root qdisc"))?;
+        while let Some(reply) = replies.next().await {
+            if let rtnetlink::packet_core::NetlinkPayload::Error(e) = reply.payload
+                && e.code.is_some()
+            {
+                return Err(anyhow::anyhow!("{}", e.to_io()))
+                    .with_context(|| format!("make {kind} the root qdisc of ifindex {ifindex}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the device has a clsact qdisc.
     pub async fn has_clsact(&self, ifindex: u32) -> Result<bool> {
         let qdiscs: Vec<TcMessage> = self

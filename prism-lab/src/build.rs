@@ -55,9 +55,32 @@ pub fn build(topo: &Topology) -> Result<()> {
         })
         .with_context(|| format!("build container {}", side.container_ns))?;
         netns::run_in(Some(&side.host_ns), || nic_like_offloads(UNDERLAY_DEV))??;
-        one_shared_ring(&side.host_ns)?;
+        one_shared_ring(&side.host_ns, UNDERLAY_DEV)?;
+        if topo.config.queued_wire {
+            queued(&side.host_ns, UNDERLAY_DEV)?;
+        }
+    }
+    if let (Some(router), true) = (&topo.router_ns, topo.config.queued_wire) {
+        for dev in [ROUTER_TO_H1, ROUTER_TO_H2] {
+            // Forwarded packets would spread over the queues by hash; on
+            // one queue they cannot meet the stall below.
+            one_shared_ring(router, dev)?;
+            queued(router, dev)?;
+        }
     }
     Ok(())
+}
+
+/// Gives a wire veth a qdisc, so a full ring stops its queue (veth does
+/// since 6.16) instead of dropping. Only queue 0 is used outside nic and
+/// prio modes: on 6.18 a veth transmit queue other than the first, once
+/// stopped, is not always woken again.
+fn queued(ns: &str, dev: &str) -> Result<()> {
+    rtnl::run_in(Some(ns), |nl| async move {
+        let index = nl.index(dev).await?;
+        nl.replace_root_qdisc(index, "mq").await
+    })
+    .with_context(|| format!("give {dev} in {ns} a qdisc"))
 }
 
 /// The underlay: one veth pair between the hosts, or two through the router.
@@ -358,17 +381,12 @@ fn sysctl(key: &str, value: &str) -> Result<()> {
 /// all traffic shares one receive ring at the peer, as on a NIC that hashes
 /// every flow to one queue; the datapath's nic mode lifts this to give
 /// high-priority flows a ring of their own.
-fn one_shared_ring(ns: &str) -> Result<()> {
+fn one_shared_ring(ns: &str, dev: &str) -> Result<()> {
     let all: Vec<usize> = (0..crate::placement::online_cpus()).collect();
     let queues: Vec<(usize, Vec<usize>)> = (0..UNDERLAY_QUEUES as usize)
         .map(|q| (q, if q == 0 { all.clone() } else { Vec::new() }))
         .collect();
-    prism_kernel::sysfs::steer(
-        ns,
-        UNDERLAY_DEV,
-        prism_kernel::sysfs::Steering::Xps,
-        &queues,
-    )
+    prism_kernel::sysfs::steer(ns, dev, prism_kernel::sysfs::Steering::Xps, &queues)
 }
 
 /// Test hook: with `PRISM_LAB_FAILPOINT=host-1` (or `host-2`) `up` fails

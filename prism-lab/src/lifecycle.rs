@@ -27,7 +27,7 @@ pub fn up(config: &LabConfig) -> Result<UpOutcome> {
         .collect();
     let outcome = match state::load(&config.name)? {
         Some(existing) if existing != *config => bail!(
-            "lab {} is already up as a {} overlay with VNI {} and port {}{}; run `prism lab down --name {}` first to change it",
+            "lab {} is already up as a {} overlay with VNI {} and port {}{}{}; run `prism lab down --name {}` first to change it",
             config.name,
             existing.overlay,
             existing.vni,
@@ -36,6 +36,11 @@ pub fn up(config: &LabConfig) -> Result<UpOutcome> {
                 " behind a router"
             } else {
                 ""
+            },
+            if existing.queued_wire {
+                ", a queued wire"
+            } else {
+                ", a plain wire"
             },
             config.name
         ),

@@ -117,6 +117,11 @@ pub struct LabConfig {
     /// subnets, so the next hop of encapsulated packets is the router.
     #[serde(default)]
     pub router: bool,
+    /// The wire's veths get a qdisc (`mq`), as a NIC has: a full ring then
+    /// stops the queue and the qdisc holds packets, where a veth without
+    /// one drops them.
+    #[serde(default)]
+    pub queued_wire: bool,
 }
 
 impl Default for LabConfig {
@@ -134,6 +139,7 @@ impl LabConfig {
             port: overlay.default_port(),
             overlay,
             router: false,
+            queued_wire: false,
         }
     }
 

@@ -35,11 +35,13 @@ pub fn run(cmd: LabCommand) -> Result<ExitCode> {
             vni,
             port,
             router,
+            queued_wire,
         } => {
             let mut config = LabConfig::new(&lab.name, overlay);
             config.vni = vni.unwrap_or(config.vni);
             config.port = port.or(config.port);
             config.router = router;
+            config.queued_wire = queued_wire;
             up(config)
         }
         LabCommand::Down { lab } => down(&lab.name),
@@ -74,8 +76,11 @@ fn integrity(args: IntegrityArgs) -> Result<ExitCode> {
             "udp: {} sent, {} received, {} corrupted, {} lost, {} duplicated, {} reordered",
             r.udp_sent, u.received, u.corrupted, r.udp_lost, u.duplicates, u.reordered
         );
+        let spurious = r.tcp_sent.spurious.map_or(String::new(), |d| {
+            format!(" ({d} spurious: the receiver had them)")
+        });
         println!(
-            "tcp: {} sent, {} received, {} corrupted, {} segments retransmitted",
+            "tcp: {} sent, {} received, {} corrupted, {} segments retransmitted{spurious}",
             HumanBytes(r.tcp_sent.bytes),
             HumanBytes(r.tcp.bytes),
             r.tcp.corrupted_bytes,
@@ -150,8 +155,9 @@ fn show_status(name: &str, json: bool) -> Result<()> {
         "INCOMPLETE (run `prism lab up` to rebuild)"
     };
     let router = if c.router { ", behind a router" } else { "" };
+    let wire = if c.queued_wire { ", queued wire" } else { "" };
     println!(
-        "lab {}: {} overlay, VNI {}, port {}{router}, {health}\n",
+        "lab {}: {} overlay, VNI {}, port {}{router}{wire}, {health}\n",
         s.name,
         c.overlay,
         c.vni,

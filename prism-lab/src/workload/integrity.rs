@@ -194,6 +194,10 @@ pub fn tcp_receive(stop: Stop) -> Result<TcpCheck> {
 pub struct TcpSent {
     pub bytes: u64,
     pub retransmitted: u64,
+    /// Of those, how many the receiver reported it had already (DSACK):
+    /// retransmissions no loss called for, as a shorter RTT's earlier
+    /// loss probes are. None on kernels without `tcpi_dsack_dups` (5.10+).
+    pub spurious: Option<u64>,
 }
 
 /// Streams the known bytes to `to` at about `bytes_per_s` until `stop`,
@@ -216,36 +220,65 @@ pub fn tcp_send(to: SocketAddr, bytes_per_s: u64, stop: Stop) -> Result<TcpSent>
     // Until the receiver has read everything and closed its end.
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let _ = conn.read(&mut [0u8; 1]);
+    let (retransmitted, spurious) = retransmissions(&conn)?;
     Ok(TcpSent {
         bytes: sent,
-        retransmitted: total_retrans(&conn)?,
+        retransmitted,
+        spurious,
     })
 }
 
-/// `tcpi_total_retrans` from TCP_INFO.
-fn total_retrans(conn: &TcpStream) -> Result<u64> {
+/// Offsets in the kernel's `struct tcp_info`, which has grown past the
+/// `libc` crate's copy: `tcpi_total_retrans`, and `tcpi_dsack_dups`.
+const TOTAL_RETRANS_AT: usize = 100;
+const DSACK_DUPS_AT: usize = 216;
+
+/// `tcpi_total_retrans` and `tcpi_dsack_dups` (when the kernel has it)
+/// from TCP_INFO.
+fn retransmissions(conn: &TcpStream) -> Result<(u64, Option<u64>)> {
     use std::os::fd::AsRawFd;
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let mut info = [0u8; 256];
+    let mut len = info.len() as libc::socklen_t;
     // SAFETY: a TCP socket, and a buffer of the size passed.
     let r = unsafe {
         libc::getsockopt(
             conn.as_raw_fd(),
             libc::IPPROTO_TCP,
             libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
+            info.as_mut_ptr().cast(),
             &mut len,
         )
     };
     if r != 0 {
         return Err(std::io::Error::last_os_error()).context("TCP_INFO");
     }
-    Ok(info.tcpi_total_retrans as u64)
+    Ok(tcp_info_retransmissions(&info[..len as usize]))
+}
+
+fn tcp_info_retransmissions(info: &[u8]) -> (u64, Option<u64>) {
+    let u32_at = |at: usize| {
+        info.get(at..at + 4)
+            .map(|b| u32::from_ne_bytes(b.try_into().unwrap()) as u64)
+    };
+    (u32_at(TOTAL_RETRANS_AT).unwrap_or(0), u32_at(DSACK_DUPS_AT))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tcp_info_offsets_match_libcs_struct_and_older_kernels_lack_dsack() {
+        assert_eq!(
+            std::mem::offset_of!(libc::tcp_info, tcpi_total_retrans),
+            TOTAL_RETRANS_AT
+        );
+        let mut info = vec![0u8; 232];
+        info[TOTAL_RETRANS_AT..TOTAL_RETRANS_AT + 4].copy_from_slice(&7u32.to_ne_bytes());
+        info[DSACK_DUPS_AT..DSACK_DUPS_AT + 4].copy_from_slice(&3u32.to_ne_bytes());
+        assert_eq!(tcp_info_retransmissions(&info), (7, Some(3)));
+        assert_eq!(tcp_info_retransmissions(&info[..104]), (7, None));
+    }
 
     #[test]
     fn datagrams_check_themselves() {
