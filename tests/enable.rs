@@ -900,3 +900,46 @@ fn prio_mode_serves_the_high_ring_first_on_a_shared_cpu_and_disable_restores() {
         .collect();
     assert_eq!(after, before, "disable puts threaded, RPS and XPS back");
 }
+
+#[test]
+fn a_prio_enable_that_fails_on_one_host_leaves_every_underlay_as_it_was() {
+    let _turn = turn();
+    let lab = Lab::up("dpprf");
+    let topo = lab.topology();
+    let hosts: Vec<String> = topo.sides.iter().map(|s| s.host_ns.clone()).collect();
+    let xps = |h: &String| masks(h, prism_kernel::sysfs::Steering::Xps);
+    // The second host's wire without GRO: veth then runs no NAPI, so prio
+    // mode finds no thread to prioritize there, after the first host is set.
+    let gro = |on: bool| {
+        prism_kernel::netns::run_in(Some(&hosts[1]), move || {
+            prism_kernel::ethtool::set_features("eth0", &[("rx-gro", on)])
+        })
+        .unwrap()
+        .unwrap()
+    };
+    gro(false);
+    let before: Vec<(String, Vec<String>, Vec<String>)> = hosts
+        .iter()
+        .map(|h| (eth0_attribute(h, "threaded"), rps_masks(h), xps(h)))
+        .collect();
+    let _disable = Disable;
+    let mut enable = enable_args(&lab);
+    enable.extend(["--mode", "sync,prio"].map(String::from));
+    let out = run(&args(&enable));
+    gro(true);
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{why}");
+    assert!(why.contains("NAPI"), "says why: {why}");
+    let after: Vec<(String, Vec<String>, Vec<String>)> = hosts
+        .iter()
+        .map(|h| (eth0_attribute(h, "threaded"), rps_masks(h), xps(h)))
+        .collect();
+    assert_eq!(after, before, "threaded, RPS and XPS as they were");
+    for h in &hosts {
+        let fifo = napi_threads(h)
+            .iter()
+            .any(|(_, (policy, _))| *policy == prism_kernel::sched::FIFO);
+        assert!(!fifo, "{h}: no real-time NAPI thread stays");
+    }
+    assert!(status()["enabled"] == false, "nothing enabled");
+}

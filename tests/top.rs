@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{Disable, Lab, prism, run_ok, turn};
+use support::{Disable, Lab, prism, run, run_ok, turn};
 
 /// A private tmux server (its own socket) with one 120x40 shell pane;
 /// killed when dropped, so a failing test leaves no server behind.
@@ -416,10 +416,23 @@ fn dev_weight() -> String {
         .to_string()
 }
 
+/// Puts back whatever `prism tune` saved, also when the test fails before
+/// `top` could (a killed pane leaves the knobs as set, by design).
+struct RestoreKnobs;
+
+impl Drop for RestoreKnobs {
+    fn drop(&mut self) {
+        let _ = run(&["tune", "restore"]);
+    }
+}
+
 #[test]
 fn the_tune_panel_changes_a_knob_compares_it_and_puts_it_back_on_quit() {
     let machine = Machine::take("toptune");
     let lab = &machine.lab;
+    // From the kernel's values, and back to them whatever happens.
+    run_ok(&["tune", "restore"]);
+    let _restore = RestoreKnobs;
     let _traffic = traffic(lab, "idle", 90);
     let before = dev_weight();
     let tmux = Tmux::start("toptune");

@@ -307,6 +307,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
     let mut states = Vec::new();
     // Underlays whose RPS nic mode has set: Docker's networks share one.
     let mut steered: Vec<(PathBuf, u32)> = Vec::new();
+    let mut failed = None;
     for host in &hosts {
         let mut state = host_state(host);
         if let Some(p) = previous
@@ -317,7 +318,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
             state.saved_xps = p.saved_xps.clone();
             state.saved_prio = p.saved_prio.clone();
         }
-        attached += enable_host(
+        let done = enable_host(
             mechanism,
             host,
             &config,
@@ -326,25 +327,49 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
             &mut tx,
             &mut others,
         )
-        .with_context(|| format!("enable the datapath in namespace {}", host.namespace))?;
-        let underlay = (host.socket_ns_path.clone(), host.underlay.ifindex);
-        if !steered.contains(&underlay) {
-            steer_underlay(host, &mut state, steer).with_context(|| {
-                format!(
-                    "set up the underlay's queues in namespace {}",
-                    host.socket_namespace
-                )
-            })?;
-            steered.push(underlay);
+        .with_context(|| format!("enable the datapath in namespace {}", host.namespace))
+        .and_then(|n| {
+            attached += n;
+            let underlay = (host.socket_ns_path.clone(), host.underlay.ifindex);
+            if !steered.contains(&underlay) {
+                steer_underlay(host, &mut state, steer).with_context(|| {
+                    format!(
+                        "set up the underlay's queues in namespace {}",
+                        host.socket_namespace
+                    )
+                })?;
+                steered.push(underlay);
+            }
+            Ok(())
+        });
+        if let Err(e) = done {
+            failed = Some((e, state));
+            break;
         }
         states.push(state);
     }
-    let rules = PinnedRules::open()?
-        .context("the rule maps were not pinned")?
-        .read()?;
-    if rules.is_empty() {
-        bail!("no high-priority rules: give at least one with --high (e.g. --high udp port 7777)");
+    if let Some((e, state)) = failed {
+        if fresh {
+            states.push(state);
+            undo_steering(hosts.iter(), states);
+        }
+        return Err(e);
     }
+    let rules = PinnedRules::open()
+        .and_then(|p| p.context("the rule maps were not pinned"))
+        .and_then(|p| p.read().map_err(Into::into));
+    let rules = match rules {
+        Ok(r) if !r.is_empty() => r,
+        failed => {
+            if fresh {
+                undo_steering(hosts.iter(), states);
+            }
+            failed?;
+            bail!(
+                "no high-priority rules: give at least one with --high (e.g. --high udp port 7777)"
+            );
+        }
+    };
     let state = State {
         modes: opts.modes.clone(),
         priority: opts.priority,
@@ -505,9 +530,8 @@ fn steer_underlay(host: &Host, state: &mut HostState, steer: Steer) -> Result<()
     }
     let no_xps: Vec<(usize, String)> = (0..xps.len()).map(|q| (q, "0".to_string())).collect();
     if steer == Steer::First {
-        let no_rps: Vec<(usize, String)> = (0..rps.len()).map(|q| (q, "0".to_string())).collect();
-        sysfs::set_masks(path, ns, dev, Steering::Rps, &no_rps)?;
-        sysfs::set_masks(path, ns, dev, Steering::Xps, &no_xps)?;
+        // First the part that can fail on older kernels (it undoes itself),
+        // then the masks, which the caller puts back on a failure.
         let saved = priority::serve_first(
             path,
             ns,
@@ -516,7 +540,9 @@ fn steer_underlay(host: &Host, state: &mut HostState, steer: Steer) -> Result<()
             state.saved_prio.as_ref(),
         )?;
         state.saved_prio = Some(saved);
-        return Ok(());
+        let no_rps: Vec<(usize, String)> = (0..rps.len()).map(|q| (q, "0".to_string())).collect();
+        sysfs::set_masks(path, ns, dev, Steering::Rps, &no_rps)?;
+        return sysfs::set_masks(path, ns, dev, Steering::Xps, &no_xps);
     }
     put_back_prio(path, ns, dev, state);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -547,6 +573,19 @@ fn steer_underlay(host: &Host, state: &mut HostState, steer: Steer) -> Result<()
 fn put_back_prio(path: &Path, ns: &str, dev: &str, state: &mut HostState) {
     if let Some(saved) = state.saved_prio.take() {
         priority::put_back(path, ns, dev, &saved);
+    }
+}
+
+/// After a failed first enable: puts back what nic and prio modes changed
+/// on these hosts' underlays, since no state file will tell `disable`.
+fn undo_steering<'a>(hosts: impl Iterator<Item = &'a Host>, states: Vec<HostState>) {
+    for (h, mut st) in hosts.zip(states) {
+        restore_masks(
+            &h.socket_ns_path,
+            &h.socket_namespace,
+            &h.underlay.name,
+            &mut st,
+        );
     }
 }
 

@@ -52,7 +52,11 @@ pub fn serve_first(
             .to_string())
     })?;
     if threaded != "1" {
-        write_threaded(path, ns, dev, "1")?;
+        write_threaded(path, ns, dev, "1").with_context(|| {
+            format!(
+                "{dev} cannot run NAPI in threads (a veth runs NAPI only with GRO on: ethtool -K {dev} gro on), so prio mode has no thread to serve first"
+            )
+        })?;
     }
     let result = prioritize(path, ns, dev, queue, before);
     if result.is_err() && threaded != "1" {
