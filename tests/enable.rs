@@ -796,6 +796,20 @@ fn eth0_attribute(ns: &str, key: &str) -> String {
     .to_string()
 }
 
+/// Each host's underlay as prio mode changes it: threaded, RPS and XPS.
+fn underlays(hosts: &[String]) -> Vec<(String, Vec<String>, Vec<String>)> {
+    hosts
+        .iter()
+        .map(|h| {
+            (
+                eth0_attribute(h, "threaded"),
+                rps_masks(h),
+                masks(h, prism_kernel::sysfs::Steering::Xps),
+            )
+        })
+        .collect()
+}
+
 /// eth0's NAPI instances in `ns`, by id, with their thread's scheduling.
 fn napi_threads(ns: &str) -> Vec<(Option<i32>, (i32, i32))> {
     prism_kernel::netns::run_in(Some(ns), || {
@@ -831,10 +845,7 @@ fn prio_mode_serves_the_high_ring_first_on_a_shared_cpu_and_disable_restores() {
     let topo = lab.topology();
     let hosts: Vec<String> = topo.sides.iter().map(|s| s.host_ns.clone()).collect();
     let xps = |h: &String| masks(h, prism_kernel::sysfs::Steering::Xps);
-    let before: Vec<(String, Vec<String>, Vec<String>)> = hosts
-        .iter()
-        .map(|h| (eth0_attribute(h, "threaded"), rps_masks(h), xps(h)))
-        .collect();
+    let before = underlays(&hosts);
     let _disable = Disable;
     let mut enable = enable_args(&lab);
     enable.extend(["--mode", "sync,nic,prio"].map(String::from));
@@ -894,10 +905,7 @@ fn prio_mode_serves_the_high_ring_first_on_a_shared_cpu_and_disable_restores() {
         );
     }
     run_ok(&["disable"]);
-    let after: Vec<(String, Vec<String>, Vec<String>)> = hosts
-        .iter()
-        .map(|h| (eth0_attribute(h, "threaded"), rps_masks(h), xps(h)))
-        .collect();
+    let after = underlays(&hosts);
     assert_eq!(after, before, "disable puts threaded, RPS and XPS back");
 }
 
@@ -907,7 +915,6 @@ fn a_prio_enable_that_fails_on_one_host_leaves_every_underlay_as_it_was() {
     let lab = Lab::up("dpprf");
     let topo = lab.topology();
     let hosts: Vec<String> = topo.sides.iter().map(|s| s.host_ns.clone()).collect();
-    let xps = |h: &String| masks(h, prism_kernel::sysfs::Steering::Xps);
     // The second host's wire without GRO: veth then runs no NAPI, so prio
     // mode finds no thread to prioritize there, after the first host is set.
     let gro = |on: bool| {
@@ -918,10 +925,7 @@ fn a_prio_enable_that_fails_on_one_host_leaves_every_underlay_as_it_was() {
         .unwrap()
     };
     gro(false);
-    let before: Vec<(String, Vec<String>, Vec<String>)> = hosts
-        .iter()
-        .map(|h| (eth0_attribute(h, "threaded"), rps_masks(h), xps(h)))
-        .collect();
+    let before = underlays(&hosts);
     let _disable = Disable;
     let mut enable = enable_args(&lab);
     enable.extend(["--mode", "sync,prio"].map(String::from));
@@ -930,10 +934,7 @@ fn a_prio_enable_that_fails_on_one_host_leaves_every_underlay_as_it_was() {
     let why = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{why}");
     assert!(why.contains("NAPI"), "says why: {why}");
-    let after: Vec<(String, Vec<String>, Vec<String>)> = hosts
-        .iter()
-        .map(|h| (eth0_attribute(h, "threaded"), rps_masks(h), xps(h)))
-        .collect();
+    let after = underlays(&hosts);
     assert_eq!(after, before, "threaded, RPS and XPS as they were");
     for h in &hosts {
         let fifo = napi_threads(h)

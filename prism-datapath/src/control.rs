@@ -357,7 +357,7 @@ fn enable_locked(opts: &EnableOptions) -> Result<EnableReport> {
     }
     let rules = PinnedRules::open()
         .and_then(|p| p.context("the rule maps were not pinned"))
-        .and_then(|p| p.read().map_err(Into::into));
+        .and_then(|p| p.read());
     let rules = match rules {
         Ok(r) if !r.is_empty() => r,
         failed => {
