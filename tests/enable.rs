@@ -326,6 +326,23 @@ fn masks(ns: &str, steering: prism_kernel::sysfs::Steering) -> Vec<String> {
     prism_kernel::sysfs::masks(&path, ns, "eth0", steering).unwrap()
 }
 
+/// 1.5 s of the prober under TCP bulk, with the masks the datapath set;
+/// both must have got through.
+fn prober_under_bulk(topo: &Topology) -> scenario::ScenarioReport {
+    let opts = RunOptions {
+        duration: Duration::from_millis(1500),
+        warmup: Duration::from_millis(300),
+        apply_rps: false,
+        ..Default::default()
+    };
+    let r = scenario::run(topo, Background::Tcp, &opts).unwrap();
+    assert!(
+        r.sent > 300 && r.background.unwrap().bytes > 10_000_000,
+        "{r:?}"
+    );
+    r
+}
+
 fn rps_masks(ns: &str) -> Vec<String> {
     masks(ns, prism_kernel::sysfs::Steering::Rps)
 }
@@ -364,17 +381,7 @@ fn nic_mode_on(tag: &str, lab_options: &[&str]) {
             "{h}: XPS would override the steering"
         );
     }
-    let opts = RunOptions {
-        duration: Duration::from_millis(1500),
-        warmup: Duration::from_millis(300),
-        apply_rps: false,
-        ..Default::default()
-    };
-    let r = scenario::run(&topo, Background::Tcp, &opts).unwrap();
-    assert!(
-        r.sent > 300 && r.background.unwrap().bytes > 10_000_000,
-        "{r:?}"
-    );
+    let r = prober_under_bulk(&topo);
     let s = status();
     assert!(counter(&s, "egress", "steered", "high") >= 2 * r.sent);
     assert!(counter(&s, "egress", "steered", "low") > 1000);
@@ -881,17 +888,7 @@ fn prio_mode_serves_the_high_ring_first_on_a_shared_cpu_and_disable_restores() {
         high.push(threads[2].0.unwrap());
     }
     let runs_before: Vec<u64> = high.iter().map(|&p| runs(p)).collect();
-    let opts = RunOptions {
-        duration: Duration::from_millis(1500),
-        warmup: Duration::from_millis(300),
-        apply_rps: false,
-        ..Default::default()
-    };
-    let r = scenario::run(&topo, Background::Tcp, &opts).unwrap();
-    assert!(
-        r.sent > 300 && r.background.unwrap().bytes > 10_000_000,
-        "{r:?}"
-    );
+    let r = prober_under_bulk(&topo);
     let s = status();
     assert_eq!(s["modes"], serde_json::json!(["sync", "prio"]));
     assert!(counter(&s, "egress", "steered", "high") >= 2 * r.sent);

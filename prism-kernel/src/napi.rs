@@ -86,17 +86,9 @@ pub fn rx_queue_napi(ifindex: u32, queue: u32) -> Result<Napi> {
                 format!("receive queue {queue} of ifindex {ifindex} is served by no NAPI (is NAPI enabled on it?)")
             })
         })?;
-    let mut filter = Vec::new();
-    put_u32(&mut filter, NETDEV_A_NAPI_IFINDEX, ifindex);
-    socket
-        .dump(family, NETDEV_CMD_NAPI_GET, &filter)?
-        .iter()
-        .map(|attrs| parse_attrs(attrs))
-        .find(|a| u32_of(a, NETDEV_A_NAPI_ID) == Some(napi_id))
-        .map(|a| Napi {
-            id: napi_id,
-            pid: u32_of(&a, NETDEV_A_NAPI_PID).map(|p| p as i32),
-        })
+    napis(ifindex)?
+        .into_iter()
+        .find(|n| n.id == napi_id)
         .with_context(|| format!("NAPI {napi_id} of ifindex {ifindex} is gone"))
 }
 

@@ -189,7 +189,7 @@ fn help(frame: &mut Frame, area: Rect) {
 }
 
 /// Clears a centered box with a border and title; returns its inside.
-fn popup(frame: &mut Frame, area: Rect, w: u16, h: u16, title: &str) -> Rect {
+pub(super) fn popup(frame: &mut Frame, area: Rect, w: u16, h: u16, title: &str) -> Rect {
     let outer = centered(area, w, h);
     frame.render_widget(Clear, outer);
     let block = Block::bordered().title(title.to_string());
@@ -198,6 +198,6 @@ fn popup(frame: &mut Frame, area: Rect, w: u16, h: u16, title: &str) -> Rect {
     inner
 }
 
-fn dim() -> Style {
+pub(super) fn dim() -> Style {
     Style::default().fg(Color::DarkGray)
 }

@@ -6,20 +6,16 @@ use ratatui::{
     layout::Rect,
     style::{Color, Modifier, Style},
     text::{Line, Span},
-    widgets::{Block, Clear, Paragraph},
+    widgets::Paragraph,
 };
 
-use super::centered;
+use super::overlays::{dim, popup};
 use crate::top::tuner::TunePanel;
 
 pub fn draw(frame: &mut Frame, area: Rect, panel: &TunePanel, knobs: &[prism_tune::KnobState]) {
     let w = area.width.saturating_sub(4).min(110);
     let h = (knobs.len() as u16 + 8).min(area.height.saturating_sub(2));
-    let outer = centered(area, w, h);
-    frame.render_widget(Clear, outer);
-    let block = Block::bordered().title(" receive knobs (prism tune) ");
-    let inner = block.inner(outer);
-    frame.render_widget(block, outer);
+    let inner = popup(frame, area, w, h, " receive knobs (prism tune) ");
     let rows = inner.height.saturating_sub(5) as usize;
     // The window of rows that keeps the cursor in sight.
     let first = panel.cursor.saturating_sub(rows.saturating_sub(1));
@@ -116,8 +112,4 @@ fn truncate(s: &str, n: usize) -> String {
         t.push('…');
         t
     }
-}
-
-fn dim() -> Style {
-    Style::default().fg(Color::DarkGray)
 }
